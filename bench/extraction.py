@@ -1,0 +1,116 @@
+"""Extraction quality and cost on the AEB benchmark (181 real pages, human ground truth).
+
+Prints F1, precision, recall and CPU milliseconds per page for plain
+``trafilatura.extract`` (its defaults) and for our article stage, and the per-article
+cost of the whole pipeline without network (extract, language, fingerprint, canonical
+URL) against trafilatura alone: DESIGN.md's budget is 1.5x.
+
+Metric (the benchmark's own): tokens are ``\\w+`` runs; per page, the multiset of 4-gram
+shingles of the prediction against that of the truth gives precision and recall; each is
+averaged over pages; F1 is the harmonic mean of the two averages.
+
+    .venv/bin/python bench/extraction.py [--data ../shared/data/extraction/aeb] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import trafilatura
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pipeline.dedup import fingerprint_text  # noqa: E402
+from pipeline.extract import extract_article  # noqa: E402
+from pipeline.language import detect_language  # noqa: E402
+from pipeline.models import FeedEntry, FetchResult  # noqa: E402
+from pipeline.urls import choose_canonical  # noqa: E402
+
+TOKEN = re.compile(r"\w+")
+
+
+def shingles(text: str) -> Counter:
+    tokens = TOKEN.findall(text)
+    return Counter(tuple(tokens[i:i + 4]) for i in range(max(0, len(tokens) - 3)))
+
+
+def precision_recall(prediction: str, truth: str) -> tuple[float, float]:
+    predicted, expected = shingles(prediction), shingles(truth)
+    overlap = sum((predicted & expected).values())
+    precision = overlap / sum(predicted.values()) if predicted else float(not expected)
+    recall = overlap / sum(expected.values()) if expected else 1.0
+    return precision, recall
+
+
+def our_stage(body: bytes, url: str) -> str:
+    page = FetchResult(url, url, 200, body, content_type="text/html")
+    return extract_article(page, FeedEntry(guid=url, link=url, url=url)).text
+
+
+def whole_pipeline(body: bytes, url: str) -> str:
+    page = FetchResult(url, url, 200, body, content_type="text/html")
+    extracted = extract_article(page, FeedEntry(guid=url, link=url, url=url))
+    detect_language(f"{extracted.title}\n{extracted.text}", declared=extracted.declared_language)
+    fingerprint_text(extracted.text, from_page=True)
+    choose_canonical(url, extracted.canonical_url)
+    return extracted.text
+
+
+def plain_trafilatura(body: bytes, url: str) -> str:
+    return trafilatura.extract(body, url=url) or ""
+
+
+def measure(system: Callable[[bytes, str], str], pages: dict, truth: dict, repeat: int):
+    scores = [precision_recall(system(pages[key], truth[key]["url"]), truth[key]["articleBody"])
+              for key in truth]
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        for key in truth:
+            system(pages[key], truth[key]["url"])
+        best = min(best, time.process_time() - started)
+    precision = sum(p for p, _ in scores) / len(scores)
+    recall = sum(r for _, r in scores) / len(scores)
+    f1 = 2 * precision * recall / (precision + recall)
+    return f1, precision, recall, best / len(truth) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/extraction/aeb")
+    parser.add_argument("--repeat", type=int, default=3, help="timing runs; the fastest counts")
+    args = parser.parse_args()
+    if not (args.data / "ground-truth.json").is_file():
+        print(f"AEB data not found at {args.data}", file=sys.stderr)
+        return 0
+    truth = json.loads((args.data / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = {key: gzip.decompress((args.data / "html" / f"{key}.html.gz").read_bytes()) for key in truth}
+    detect_language("warm up the language profiles once")
+    rows = [("trafilatura.extract (defaults)", measure(plain_trafilatura, pages, truth, args.repeat)),
+            ("newswatch article stage", measure(our_stage, pages, truth, args.repeat)),
+            ("newswatch whole pipeline (no network)", measure(whole_pipeline, pages, truth, args.repeat))]
+    baseline_ms = rows[0][1][3]
+    table = Table(title=f"AEB: {len(truth)} pages; published F1: trafilatura 2.0.0 0.958, "
+                        "newspaper4k 0.949, news-please 0.948", title_justify="left")
+    for column in ("system", "F1", "precision", "recall", "CPU ms/page", "× trafilatura"):
+        table.add_column(column, justify="left" if column == "system" else "right")
+    for name, (f1, precision, recall, ms) in rows:
+        table.add_row(name, f"{f1:.4f}", f"{precision:.4f}", f"{recall:.4f}", f"{ms:.1f}",
+                      f"{ms / baseline_ms:.2f}")
+    Console(width=140).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

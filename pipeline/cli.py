@@ -1,0 +1,215 @@
+"""The ``newswatch`` command: init, run, feeds, export.
+
+Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
+the summary and the database), 2 for invalid settings or arguments, 3 when the
+article database cannot be reached or migrated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from pipeline.dedup import fingerprint_text
+from pipeline.errors import SettingsError, StorageError
+from pipeline.export import FORMATS, write_records
+from pipeline.models import FeedReport
+from pipeline.run import CycleReport, run_cycle
+from pipeline.seeds import load_baseline, load_feeds
+from pipeline.settings import Settings
+from pipeline.storage.engine import check_database, create_database_engine, migrate
+from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records
+from pipeline.storage.repository import Repository
+
+EXIT_SETTINGS = 2
+EXIT_STORAGE = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=True, soft_wrap=True)
+    _configure_logging(args.verbose, console)
+    try:
+        settings = Settings.load(database_url=args.database_url, data_dir=args.data_dir,
+                                 feeds_path=getattr(args, "feeds", None))
+        return args.handler(args, settings, console)
+    except SettingsError as error:
+        console.print(f"[red]configuration error:[/red] {error}", highlight=False)
+        return EXIT_SETTINGS
+    except StorageError as error:
+        console.print(f"[red]database error:[/red] {error}", highlight=False)
+        return EXIT_STORAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database-url", help="SQLAlchemy URL (NEWSWATCH_DATABASE_URL)")
+    common.add_argument("--data-dir", type=Path, help="data folder (NEWSWATCH_DATA_DIR)")
+    common.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log each fetch (-v) or everything (-vv)")
+    parser = argparse.ArgumentParser(prog="newswatch", parents=[common],
+                                     description="Monitor news feeds into an article database.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", parents=[common], help="create or migrate the database, load the baseline")
+    init.set_defaults(handler=command_init)
+
+    run = commands.add_parser("run", parents=[common], help="one cycle over every due feed")
+    run.add_argument("--feeds", type=Path, help="feed list (NEWSWATCH_FEEDS)")
+    run.add_argument("--force", action="store_true", help="poll every enabled feed, due or not")
+    run.add_argument("--no-alerts", action="store_true",
+                     help="deliver no alerts this cycle (alert delivery is not built yet)")
+    run.set_defaults(handler=command_run)
+
+    feeds = commands.add_parser("feeds", parents=[common], help="feed health")
+    feeds.set_defaults(handler=command_feeds)
+
+    export = commands.add_parser("export", parents=[common], help="export articles")
+    export.add_argument("--format", choices=FORMATS, default="jsonl")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    export.add_argument("--lang", help="only this language (ISO 639-1, or und)")
+    export.add_argument("--outlet", help="only this outlet")
+    export.add_argument("--feed", help="only articles first seen in this feed")
+    export.add_argument("--since", type=_timestamp, help="published at or after (ISO date or time)")
+    export.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
+    export.add_argument("--limit", type=int)
+    export.set_defaults(handler=command_export)
+    return parser
+
+
+def command_init(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    baseline = load_baseline(settings.baseline_dir)
+    engine = create_database_engine(settings.database_url)
+    try:
+        revision = migrate(engine)
+        fingerprint = fingerprint_text(baseline.text, from_page=False)
+        article_id, created = Repository(engine).load_baseline(
+            baseline, fingerprint.text_sha256, fingerprint.word_count, datetime.now(timezone.utc))
+    finally:
+        engine.dispose()
+    console.print(f"database {_safe_url(settings.database_url)} at revision {revision}; "
+                  f"baseline article {article_id} {'loaded' if created else 'already present'}",
+                  highlight=False)
+    return 0
+
+
+def command_run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    feeds = load_feeds(settings.feeds_path)
+    out = _stdout()
+    if console.is_terminal:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("polling feeds", total=len(feeds))
+
+            def advance(report: FeedReport) -> None:
+                progress.update(task, advance=1, description=f"{report.feed}: {report.status}")
+
+            report = run_cycle(settings, feeds=feeds, force=args.force, on_feed=advance)
+    else:
+        report = run_cycle(settings, feeds=feeds, force=args.force)
+    out.print(summary_table(report))
+    return 0
+
+
+def summary_table(cycle: CycleReport) -> Table:
+    table = Table(title=f"newswatch cycle: {cycle.new} new articles, {cycle.requests} requests, "
+                        f"{cycle.duration:.1f} s", title_justify="left")
+    for column in ("feed", "status", "HTTP", "entries", "new", "duplicates", "known", "errors"):
+        table.add_column(column, justify="right" if column not in ("feed", "status") else "left")
+    table.add_column("note", overflow="fold", max_width=60)
+    colours = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "dim"}
+    for r in cycle.feeds:
+        note = r.error or (r.article_errors[0] if r.article_errors else "")
+        table.add_row(r.feed, f"[{colours.get(r.status, 'white')}]{r.status}[/]",
+                      str(r.http_status or ""), str(r.entries), str(r.new), str(r.duplicates),
+                      str(r.known), str(r.errors), note)
+    return table
+
+
+def command_feeds(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    engine = _open(settings)
+    try:
+        rows = feed_health(engine)
+    finally:
+        engine.dispose()
+    table = Table(title="feed health", title_justify="left")
+    for column in ("feed", "outlet", "status", "last poll", "last success", "failures",
+                   "next poll", "articles", "last error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        status = row["status"] or "never polled"
+        if not row["enabled"]:
+            status += " (disabled)"
+        table.add_row(row["feed"], row["outlet"], status, _when(row["last_polled_at"]),
+                      _when(row["last_success_at"]), str(row["failures"]),
+                      _when(row["next_poll_at"]), str(row["articles"]), row["error"] or "")
+    _stdout().print(table)
+    return 0
+
+
+def command_export(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    where = ArticleFilter(language=args.lang, outlet=args.outlet, feed=args.feed,
+                          since=args.since, until=args.until, limit=args.limit)
+    engine = _open(settings)
+    try:
+        records = iter_export_records(engine, where)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as handle:
+                count = write_records(records, args.format, handle)
+        else:
+            count = write_records(records, args.format, sys.stdout)
+    finally:
+        engine.dispose()
+    console.print(f"exported {count} articles", highlight=False)
+    return 0
+
+
+def _stdout() -> Console:
+    """Standard output; wide when it is a log or a pipe, so tables stay readable."""
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _open(settings: Settings):
+    engine = create_database_engine(settings.database_url)
+    check_database(engine)
+    return engine
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "—"
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _configure_logging(verbosity: int, console: Console) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    logging.basicConfig(level=level, format="%(name)s %(message)s", handlers=[handler])
+    if verbosity < 2:
+        for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "charset_normalizer"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

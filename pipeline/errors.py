@@ -1,0 +1,106 @@
+"""One exception tree for newswatch.
+
+Every failure that a feed, an article or the configuration can cause is raised as one
+of these, with a message that names the thing (feed, URL, variable) and the reason.
+The per-feed step of a cycle catches ``NewswatchError`` and records it against the
+feed or article; anything else is a bug and is allowed to surface.
+
+    NewswatchError
+    ├── SettingsError            a NEWSWATCH_* variable or a seed file is invalid
+    ├── FetchError               a request did not give a usable body (has ``url``)
+    │   ├── PrivateAddressError      the host resolves to a refused address
+    │   ├── RobotsDisallowedError    robots.txt forbids the URL for our User-Agent
+    │   ├── RedirectError            a redirect loop, too many hops, or a bad Location
+    │   ├── FetchTimeoutError        connect, read or the total deadline expired
+    │   ├── TransportError           DNS, connection reset, TLS, protocol errors
+    │   ├── HTTPStatusError          4xx/5xx (``status``; ``retry_after`` for 429/503)
+    │   ├── BodyTooLargeError        the body (after decompression) passed the size cap
+    │   ├── DecodingError            a corrupt compressed body
+    │   └── ContentTypeError         a page that is not HTML (by header or by sniffing)
+    ├── FeedParseError           a feed body is not a usable RSS/Atom document
+    ├── ExtractionError          an article page gave no text at all
+    └── StorageError             the article database is unreachable or not migrated
+"""
+
+from __future__ import annotations
+
+
+class NewswatchError(Exception):
+    """Base of every error newswatch raises on purpose."""
+
+
+class SettingsError(NewswatchError):
+    """A setting or a seed file is invalid; the message names it and the bad value."""
+
+
+class FetchError(NewswatchError):
+    """A request failed; ``url`` is the URL that was asked for."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
+
+
+class PrivateAddressError(FetchError):
+    pass
+
+
+class RobotsDisallowedError(FetchError):
+    pass
+
+
+class RedirectError(FetchError):
+    pass
+
+
+class FetchTimeoutError(FetchError):
+    pass
+
+
+class TransportError(FetchError):
+    pass
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, url: str, status: int, retry_after: float | None = None) -> None:
+        reason = f"HTTP {status}"
+        if retry_after is not None:
+            reason += f", Retry-After {retry_after:g} s"
+        super().__init__(url, reason)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BodyTooLargeError(FetchError):
+    def __init__(self, url: str, limit: int) -> None:
+        super().__init__(url, f"body larger than {limit} bytes after decompression, cut off")
+        self.limit = limit
+
+
+class DecodingError(FetchError):
+    pass
+
+
+class ContentTypeError(FetchError):
+    pass
+
+
+class FeedParseError(NewswatchError):
+    """A feed body could not be used; ``feed`` names the feed."""
+
+    def __init__(self, feed: str, reason: str) -> None:
+        super().__init__(f"feed {feed!r}: {reason}")
+        self.feed = feed
+        self.reason = reason
+
+
+class ExtractionError(NewswatchError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
+
+
+class StorageError(NewswatchError):
+    pass

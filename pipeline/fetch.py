@@ -1,0 +1,393 @@
+"""The network edge: every HTTP request newswatch makes goes through ``Fetcher``.
+
+It asks politely (one User-Agent, robots.txt, per-host spacing, conditional GET) and
+defensively: each hop of a redirect chain is re-checked against the address guard
+(before connecting, by resolving the host, and after, on the peer address the socket
+really reached); bodies are decompressed here, in bounded steps, so a compressed bomb is
+cut off at the size cap instead of being inflated; a total deadline bounds every
+attempt. Retries back off exponentially with jitter and honour ``Retry-After``.
+
+It never parses feeds or pages and never touches the database.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+import socket
+import time
+import zlib
+from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from pipeline.errors import (
+    BodyTooLargeError,
+    ContentTypeError,
+    DecodingError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    PrivateAddressError,
+    RedirectError,
+    RobotsDisallowedError,
+    TransportError,
+)
+from pipeline.models import FetchResult
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
+               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+ROBOTS_MAX_BYTES = 512 * 1024
+ROBOTS_TTL = 3600.0
+MAX_CRAWL_DELAY = 30.0
+# Magic numbers of formats that servers mislabel as text/html.
+BINARY_SIGNATURES = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b",
+                     b"RIFF", b"\x00\x00\x00", b"ID3", b"OggS", b"fLaC")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def is_public_address(address: Address) -> bool:
+    """False for loopback, private, link-local, multicast, reserved and unspecified."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is not None:
+            return is_public_address(embedded)
+    return address.is_global and not (
+        address.is_multicast or address.is_reserved or address.is_loopback
+        or address.is_link_local or address.is_unspecified or address.is_private
+    )
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class Fetcher:
+    """An HTTP client for one cycle; use it as a context manager."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+                 resolver: Resolver = resolve_host, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self.settings = settings
+        self._client = httpx.Client(
+            transport=transport, follow_redirects=False, trust_env=False,
+            headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+        self._resolve = resolver
+        self._sleep = sleep
+        self._clock = clock
+        self._jitter = jitter
+        self._last_request: dict[str, float] = {}
+        self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
+        self.requests = 0  # how many requests went out (for summaries and benchmarks)
+
+    def __enter__(self) -> "Fetcher":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def fetch_feed(self, url: str, *, etag: str | None = None,
+                   last_modified: str | None = None) -> FetchResult:
+        """GET a feed, conditionally when a validator from the last poll is given."""
+        headers = {"Accept": FEED_ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        return self._fetch_with_retries(url, headers)
+
+    def fetch_page(self, url: str) -> FetchResult:
+        """GET an article page; refuse anything that is not HTML."""
+        result = self._fetch_with_retries(url, {"Accept": PAGE_ACCEPT})
+        check_html(result)
+        return result
+
+    def _fetch_with_retries(self, url: str, headers: dict[str, str]) -> FetchResult:
+        attempt = 0
+        while True:
+            try:
+                return self._fetch_once(url, headers)
+            except (FetchTimeoutError, TransportError, HTTPStatusError) as error:
+                delay = self._retry_delay(error, attempt)
+                if delay is None:
+                    raise
+                log.info("retry url=%s reason=%r in=%.1fs", url, error.reason, delay)
+                self._sleep(delay)
+                attempt += 1
+
+    def _retry_delay(self, error: FetchError, attempt: int) -> float | None:
+        """Seconds before the next attempt, or None when it is not worth retrying."""
+        if attempt >= self.settings.fetch_retries:
+            return None
+        if isinstance(error, HTTPStatusError):
+            if error.status not in RETRY_STATUSES:
+                return None
+            if error.retry_after is not None:
+                # A server asking for more patience than one cycle has is not waited for
+                # here; the feed's next poll is put after it instead.
+                return error.retry_after if error.retry_after <= self.settings.max_retry_after else None
+        base = self.settings.retry_backoff * (2 ** attempt)
+        return base * (0.5 + 0.5 * self._jitter())
+
+    def _fetch_once(self, url: str, headers: dict[str, str], *, robots: bool = True,
+                    limit: int | None = None) -> FetchResult:
+        limit = limit or self.settings.max_body_bytes
+        deadline = self._clock() + self.settings.fetch_timeout
+        started = self._clock()
+        chain: list[str] = []
+        current = url
+        for _hop in range(self.settings.max_redirects + 1):
+            self.check_address(current)
+            if robots:
+                self._check_robots(current)
+            self._wait_for_host(current)
+            with self._stream(current, headers, deadline) as response:
+                self._check_peer(response, current)
+                status = response.status_code
+                if status in REDIRECT_STATUSES:
+                    chain.append(current)
+                    current = self._next_hop(current, response, chain)
+                    continue
+                if status == 304:
+                    log.info("fetch url=%s status=304", current)
+                    return FetchResult(url, current, 304, not_modified=True,
+                                       etag=response.headers.get("etag"),
+                                       last_modified=response.headers.get("last-modified"),
+                                       elapsed=self._clock() - started, redirects=tuple(chain))
+                if status >= 400:
+                    log.info("fetch url=%s status=%d", current, status)
+                    raise HTTPStatusError(current, status,
+                                          parse_retry_after(response.headers.get("retry-after")))
+                body = self._read_body(response, current, deadline, limit)
+                log.info("fetch url=%s status=%d bytes=%d", current, status, len(body))
+                return FetchResult(
+                    url, current, status, body,
+                    content_type=response.headers.get("content-type", ""),
+                    charset=response.charset_encoding,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                    elapsed=self._clock() - started, redirects=tuple(chain))
+        raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
+
+    @contextmanager
+    def _stream(self, url: str, headers: dict[str, str], deadline: float) -> Iterator[httpx.Response]:
+        remaining = max(0.001, deadline - self._clock())
+        timeout = httpx.Timeout(remaining, connect=min(self.settings.connect_timeout, remaining))
+        self.requests += 1
+        with _httpx_errors(url), self._client.stream("GET", url, headers=headers,
+                                                     timeout=timeout) as response:
+            yield response
+
+    def _next_hop(self, current: str, response: httpx.Response, chain: list[str]) -> str:
+        location = response.headers.get("location")
+        if not location:
+            raise RedirectError(current, f"HTTP {response.status_code} without a Location header")
+        target = urljoin(current, location.strip())
+        if urlsplit(target).scheme not in ("http", "https"):
+            raise RedirectError(current, f"redirect to a non-HTTP URL {target!r}")
+        if target in chain:
+            raise RedirectError(chain[0], f"redirect loop at {target}")
+        log.debug("redirect url=%s to=%s status=%d", current, target, response.status_code)
+        return target
+
+    def check_address(self, url: str) -> None:
+        """Raise PrivateAddressError unless every address of the URL's host is allowed."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(url, "not an http(s) URL")
+        host = parts.hostname
+        allowance = self.settings.allowed_private_hosts
+        if allowance.allows_host(host):
+            return
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+                addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)]
+            except (OSError, UnicodeError, ValueError) as error:
+                raise TransportError(url, f"cannot resolve {host}: {error}") from None
+        for address in addresses:
+            if not is_public_address(address) and not allowance.allows_address(address):
+                raise PrivateAddressError(url, f"refused: {host} resolves to non-public address {address}")
+
+    def _check_peer(self, response: httpx.Response, url: str) -> None:
+        """Re-check the address the connection really reached (DNS may have changed)."""
+        stream = response.extensions.get("network_stream")
+        peer = stream.get_extra_info("server_addr") if stream is not None else None
+        if not peer:
+            return
+        host = urlsplit(url).hostname or ""
+        allowance = self.settings.allowed_private_hosts
+        address = ipaddress.ip_address(str(peer[0]).split("%")[0])
+        if not (allowance.allows_host(host) or is_public_address(address)
+                or allowance.allows_address(address)):
+            raise PrivateAddressError(url, f"refused: connected to non-public address {address}")
+
+    def _wait_for_host(self, url: str) -> None:
+        host = urlsplit(url).netloc.lower()
+        delay = max(self.settings.host_delay, self._crawl_delay(url))
+        last = self._last_request.get(host)
+        if last is not None and delay > 0:
+            wait = last + delay - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_request[host] = self._clock()
+
+    def _robots_key(self, url: str) -> str:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    def _robots_rules(self, url: str) -> RobotFileParser | bool:
+        """Parsed rules for the URL's site; True = allow all, False = disallow all."""
+        key = self._robots_key(url)
+        cached = self._robots.get(key)
+        if cached and self._clock() - cached[0] < ROBOTS_TTL:
+            return cached[1]
+        rules: RobotFileParser | bool
+        try:
+            result = self._fetch_once(key + "/robots.txt", {"Accept": "text/plain"},
+                                      robots=False, limit=ROBOTS_MAX_BYTES)
+            rules = RobotFileParser()
+            rules.parse(result.body.decode("utf-8", "replace").splitlines())
+        except HTTPStatusError as error:
+            # RFC 9309: a 4xx means there are no rules; a 5xx means assume everything is disallowed.
+            rules = error.status < 500
+        except BodyTooLargeError:
+            rules = True
+        except (FetchTimeoutError, TransportError, RedirectError, DecodingError):
+            rules = False
+        self._robots[key] = (self._clock(), rules)
+        return rules
+
+    def _check_robots(self, url: str) -> None:
+        rules = self._robots_rules(url)
+        allowed = rules if isinstance(rules, bool) else rules.can_fetch(self.settings.user_agent, url)
+        if not allowed:
+            raise RobotsDisallowedError(url, "disallowed by robots.txt")
+
+    def _crawl_delay(self, url: str) -> float:
+        cached = self._robots.get(self._robots_key(url))
+        if not cached or isinstance(cached[1], bool):
+            return 0.0
+        delay = cached[1].crawl_delay(self.settings.user_agent)
+        return min(float(delay), MAX_CRAWL_DELAY) if delay else 0.0
+
+    def _read_body(self, response: httpx.Response, url: str, deadline: float, limit: int) -> bytes:
+        declared = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if declared.isdigit() and encoding in ("", "identity") and int(declared) > limit:
+            raise BodyTooLargeError(url, limit)
+        decoder = BoundedDecoder(encoding, url, limit)
+        for chunk in response.iter_raw():
+            if self._clock() > deadline:
+                raise FetchTimeoutError(url, f"body not complete within {self.settings.fetch_timeout:g} s")
+            decoder.feed(chunk)
+        return decoder.finish()
+
+
+class BoundedDecoder:
+    """Decompresses gzip/deflate in steps of at most ``limit`` bytes of output."""
+
+    def __init__(self, encoding: str, url: str, limit: int) -> None:
+        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise DecodingError(url, f"unsupported Content-Encoding {encoding!r}")
+        self.url = url
+        self.limit = limit
+        self.compressed = encoding not in ("", "identity")
+        self.wbits = 47 if encoding in ("gzip", "x-gzip") else 15  # 47: gzip or zlib header
+        self._decompressor = zlib.decompressobj(self.wbits) if self.compressed else None
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, data: bytes) -> None:
+        if not self.compressed:
+            self._append(data)
+            return
+        while data:
+            try:
+                out = self._decompressor.decompress(data, self.limit - self._size + 1)
+            except zlib.error as error:
+                if self.wbits == 15 and self._size == 0:  # some servers send raw deflate
+                    self.wbits = -15
+                    self._decompressor = zlib.decompressobj(-15)
+                    continue
+                raise DecodingError(self.url, f"corrupt compressed body: {error}") from None
+            self._append(out)
+            data = self._decompressor.unconsumed_tail
+            if self._decompressor.eof and self._decompressor.unused_data:
+                data = self._decompressor.unused_data  # a further gzip member
+                self._decompressor = zlib.decompressobj(self.wbits)
+
+    def _append(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self.limit:
+            raise BodyTooLargeError(self.url, self.limit)
+        self._parts.append(data)
+
+    def finish(self) -> bytes:
+        if self._decompressor is not None:
+            self._append(self._decompressor.flush())
+        return b"".join(self._parts)
+
+
+def check_html(result: FetchResult) -> None:
+    """Raise ContentTypeError unless the body is an HTML document."""
+    media_type = result.content_type.split(";")[0].strip().lower()
+    if media_type and media_type not in HTML_TYPES:
+        raise ContentTypeError(result.final_url, f"not an HTML page: Content-Type {media_type}")
+    head = result.body[:1024]
+    if head.lstrip().startswith(BINARY_SIGNATURES) or b"\x00" in head:
+        label = media_type or "no Content-Type"
+        raise ContentTypeError(result.final_url, f"binary body labelled {label}")
+
+
+@contextmanager
+def _httpx_errors(url: str) -> Iterator[None]:
+    """Turn httpx's exceptions into ours, naming the URL."""
+    try:
+        yield
+    except httpx.TimeoutException as error:
+        raise FetchTimeoutError(url, f"timed out ({type(error).__name__})") from None
+    except httpx.TransportError as error:
+        raise TransportError(url, f"{type(error).__name__}: {error}") from None
+    except (httpx.HTTPError, httpx.InvalidURL) as error:
+        raise FetchError(url, f"{type(error).__name__}: {error}") from None

@@ -1,0 +1,195 @@
+"""One cycle: every due feed polled, its new entries fetched, read, labelled and stored.
+
+``run_feed`` is one feed's poll from request to commit; ``run_cycle`` runs it for every
+due feed. A feed's failure — network, HTTP, a malformed body — is recorded against the
+feed (audit row, failure count, backoff) and the cycle moves on; a page's failure is
+recorded against its article, which is still stored from the feed's summary. Only a
+cycle that cannot start (bad configuration, no database) raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pipeline.dedup import fingerprint_text
+from pipeline.errors import ExtractionError, FeedParseError, FetchError, HTTPStatusError, StorageError
+from pipeline.extract import extract_article, summary_article
+from pipeline.feeds import parse_feed
+from pipeline.fetch import Fetcher
+from pipeline.language import detect_language
+from pipeline.models import ArticleDraft, FeedConfig, FeedEntry, FeedReport
+from pipeline.schedule import is_due, next_poll_at
+from pipeline.seeds import load_feeds
+from pipeline.settings import Settings
+from pipeline.storage.engine import check_database, create_database_engine
+from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository
+from pipeline.urls import choose_canonical, clean_url
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    feeds: tuple[FeedReport, ...]
+    requests: int
+    duration: float
+
+    @property
+    def new(self) -> int:
+        return sum(report.new for report in self.feeds)
+
+
+def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, force: bool = False,
+              on_feed: Callable[[FeedReport], None] | None = None,
+              fetcher: Fetcher | None = None, clock: Clock = utcnow) -> CycleReport:
+    """Poll every due feed once; raises only when the cycle itself cannot run."""
+    started = time.perf_counter()
+    feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
+    engine = create_database_engine(settings.database_url)
+    try:
+        check_database(engine)
+        repository = Repository(engine)
+        states = repository.sync_feeds(feeds, clock())
+        reports = []
+        with fetcher or Fetcher(settings) as client:
+            for feed in feeds:
+                report = _run_or_skip(feed, states[feed.name], settings, client, repository,
+                                      force, clock)
+                reports.append(report)
+                if on_feed is not None:
+                    on_feed(report)
+            requests = client.requests
+    finally:
+        engine.dispose()
+    return CycleReport(tuple(reports), requests, time.perf_counter() - started)
+
+
+def due_feeds(feeds: Sequence[FeedConfig], states: dict[str, FeedState], now: datetime,
+              force: bool = False) -> list[FeedConfig]:
+    return [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
+
+
+def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher: Fetcher,
+                 repository: Repository, force: bool, clock: Clock) -> FeedReport:
+    if not due_feeds([feed], {feed.name: state}, clock(), force):
+        reason = "disabled" if not feed.enabled else f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z"
+        return FeedReport(feed.name, "skipped", error=reason)
+    try:
+        return run_feed(feed, state, settings=settings, fetcher=fetcher, repository=repository,
+                        clock=clock)
+    except StorageError as error:
+        log.error("feed=%s storage error: %s", feed.name, error)
+        return FeedReport(feed.name, "error", error=str(error))
+
+
+def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher: Fetcher,
+             repository: Repository, clock: Clock = utcnow) -> FeedReport:
+    """Poll one feed and store what it brought, in one transaction."""
+    started, timer = clock(), time.perf_counter()
+
+    def record(status: str, **fields) -> PollRecord:
+        failures = state.consecutive_failures + 1 if status == "error" else 0
+        retry_after = fields.pop("retry_after", None)
+        finished = clock()
+        return PollRecord(feed_id=state.id, started_at=started, finished_at=finished, status=status,
+                          failures=failures, next_poll_at=next_poll_at(
+                              finished, feed.interval, failures, max_backoff=settings.max_feed_backoff,
+                              retry_after=retry_after), **fields)
+
+    try:
+        result = fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
+        if result.not_modified:
+            repository.store_poll(record("not_modified", http_status=304))
+            return _report(feed, "not_modified", timer, http_status=304)
+        parsed = parse_feed(result.body, feed=feed.name, url=result.final_url,
+                            content_type=result.content_type, max_entries=settings.max_entries)
+    except (FetchError, FeedParseError) as error:
+        status = error.status if isinstance(error, HTTPStatusError) else None
+        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        log.warning("feed=%s failed: %s", feed.name, error)
+        repository.store_poll(record("error", http_status=status, error=str(error),
+                                     retry_after=retry_after))
+        return _report(feed, "error", timer, http_status=status, error=str(error))
+
+    known = repository.known_entries(state.id, parsed.entries)
+    fresh, links, known_count = split_entries(parsed.entries, known)
+    drafts = build_drafts(fresh, feed, fetcher, settings)
+    failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
+    warning = f"warning: {parsed.warning}" if parsed.warning else None
+    counts = repository.store_poll(
+        record("ok", http_status=result.status, entries=len(parsed.entries), known=known_count,
+               errors=len(failed), etag=result.etag, last_modified=result.last_modified,
+               error=warning),
+        drafts, links, outlet=feed.outlet)
+    report = _report(feed, "ok", timer, http_status=result.status, entries=len(parsed.entries),
+                     new=counts.new, duplicates=counts.duplicates, known=known_count,
+                     errors=len(failed), error=warning, article_errors=failed)
+    log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d", feed.name,
+             report.entries, report.new, report.duplicates, report.known, report.errors)
+    return report
+
+
+def split_entries(entries: Sequence[FeedEntry], known: KnownEntries
+                  ) -> tuple[list[FeedEntry], list[tuple[FeedEntry, int]], int]:
+    """Entries to fetch; entries that are articles we already have; count seen in this feed."""
+    fresh: list[FeedEntry] = []
+    links: list[tuple[FeedEntry, int]] = []
+    known_count = 0
+    for entry in entries:
+        if entry.guid in known.guids:
+            known_count += 1
+        elif entry.url in known.article_by_url:
+            links.append((entry, known.article_by_url[entry.url]))
+        else:
+            fresh.append(entry)
+    return fresh, links, known_count
+
+
+def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher,
+                 settings: Settings) -> list[ArticleDraft]:
+    """Fetch and read each entry's page once, even when several entries share a URL."""
+    by_url: dict[str, ArticleDraft] = {}
+    drafts = []
+    for entry in entries:
+        if entry.url in by_url:
+            drafts.append(dataclasses.replace(by_url[entry.url], entry=entry))
+            continue
+        draft = build_draft(entry, feed, fetcher, settings)
+        by_url[entry.url] = draft
+        drafts.append(draft)
+    return drafts
+
+
+def build_draft(entry: FeedEntry, feed: FeedConfig, fetcher: Fetcher, settings: Settings) -> ArticleDraft:
+    """The article behind one entry; a page that fails leaves the feed's summary, and why."""
+    fetch_error = None
+    page_url = entry.url
+    try:
+        page = fetcher.fetch_page(entry.link)
+        page_url = clean_url(page.final_url)
+        extracted = extract_article(page, entry)
+    except (FetchError, ExtractionError, ValueError) as error:
+        fetch_error = str(error)
+        log.warning("feed=%s url=%s article failed: %s", feed.name, entry.link, error)
+        extracted = summary_article(entry, note=fetch_error)
+    language = detect_language(f"{extracted.title}\n{extracted.text}",
+                               declared=extracted.declared_language, hint=feed.language)
+    return ArticleDraft(
+        entry=entry, url=page_url, canonical_url=choose_canonical(page_url, extracted.canonical_url),
+        extracted=extracted, language=language,
+        fingerprint=fingerprint_text(extracted.text, from_page=extracted.source == "page"),
+        fetch_error=fetch_error)
+
+
+def _report(feed: FeedConfig, status: str, timer: float, **fields) -> FeedReport:
+    return FeedReport(feed.name, status, duration=time.perf_counter() - timer, **fields)

@@ -1,0 +1,85 @@
+"""Engines for the article database, and its migrations (Alembic).
+
+SQLite gets WAL, a busy timeout and foreign keys on every connection, so several
+processes (Airflow's mapped tasks) can write one file; PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import StorageError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT DO NOTHING without a target
+
+
+def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url``; for SQLite, its folder is created and the pragmas set."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, future=True)
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old; newswatch needs 3.35 or newer")
+    if parsed.database and parsed.database != ":memory:" and not read_only:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, _record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL" if not read_only else "PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest revision; returns it. Safe to run again."""
+    try:
+        command.upgrade(alembic_config(engine), "head")
+        return current_revision(engine) or ""
+    except SQLAlchemyError as error:
+        raise StorageError(f"cannot migrate the article database: {error}") from None
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_database(engine: Engine) -> None:
+    """Raise StorageError unless the database answers and is at the newest revision."""
+    try:
+        revision = current_revision(engine)
+    except SQLAlchemyError as error:
+        raise StorageError(f"the article database is unreachable: {short_error(error)}") from None
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    if revision != head:
+        raise StorageError(f"the article database is at revision {revision or 'none'}, "
+                           f"not {head}: run `newswatch init`")
+
+
+def short_error(error: SQLAlchemyError) -> str:
+    """The driver's first line, without SQLAlchemy's statement dump."""
+    return str(error.orig if getattr(error, "orig", None) is not None else error).strip().splitlines()[0]

@@ -1,0 +1,96 @@
+"""Read-only queries for people: feed health and article records for export.
+
+Records carry DESIGN.md's export fields. They are streamed in batches, so an export of
+any size runs in bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+from pipeline.storage.schema import Article, Entry, Feed
+
+EXPORT_FIELDS = (
+    "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
+    "first_seen_at", "language", "language_confidence", "word_count", "text", "text_sha256",
+    "duplicate_of", "story_id", "topics", "baseline_similarity", "is_baseline", "version",
+    "text_source", "fetch_error",
+)
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    language: str | None = None
+    outlet: str | None = None
+    feed: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = None
+
+
+def feed_health(engine: Engine) -> list[dict[str, Any]]:
+    """One row per feed: its polling state and how many articles it brought."""
+    articles = (select(Entry.feed_id, func.count(func.distinct(Entry.article_id)).label("n"))
+                .group_by(Entry.feed_id).subquery())
+    statement = (select(Feed, func.coalesce(articles.c.n, 0))
+                 .outerjoin(articles, articles.c.feed_id == Feed.id).order_by(Feed.name))
+    with Session(engine) as session:
+        rows = session.execute(statement).all()
+    return [{
+        "feed": row.Feed.name, "outlet": row.Feed.outlet, "enabled": row.Feed.enabled,
+        "status": row.Feed.last_status, "last_polled_at": row.Feed.last_polled_at,
+        "last_success_at": row.Feed.last_success_at,
+        "failures": row.Feed.consecutive_failures, "next_poll_at": row.Feed.next_poll_at,
+        "articles": row[1], "error": row.Feed.last_error,
+    } for row in rows]
+
+
+def _filtered(statement: Select, where: ArticleFilter) -> Select:
+    if where.language:
+        statement = statement.where(Article.language == where.language)
+    if where.outlet:
+        statement = statement.where(Article.outlet == where.outlet)
+    if where.feed:
+        statement = statement.where(Feed.name == where.feed)
+    if where.since:
+        statement = statement.where(func.coalesce(Article.published_at, Article.first_seen_at) >= where.since)
+    if where.until:
+        statement = statement.where(func.coalesce(Article.published_at, Article.first_seen_at) < where.until)
+    if where.limit:
+        statement = statement.limit(where.limit)
+    return statement
+
+
+def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
+                        batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every matching article as an export record, oldest first."""
+    statement = _filtered(select(Article, Feed.name.label("feed_name"))
+                          .outerjoin(Feed, Feed.id == Article.feed_id)
+                          .order_by(Article.id), where)
+    with Session(engine) as session:
+        for row in session.execute(statement.execution_options(yield_per=batch)):
+            yield _record(row)
+            session.expunge(row.Article)  # keep the identity map from growing with the export
+
+
+def _record(row: Any) -> dict[str, Any]:
+    article = row.Article
+    return {
+        "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
+        "outlet": article.outlet, "feed": row.feed_name, "title": article.title,
+        "author": article.author, "published_at": article.published_at,
+        "first_seen_at": article.first_seen_at, "language": article.language,
+        "language_confidence": article.language_confidence, "word_count": article.word_count,
+        "text": article.text, "text_sha256": article.text_sha256,
+        # Near-duplicates, stories, topics and baseline similarity are computed by the
+        # labelling stages (issue 4); until they run, these fields are empty.
+        "duplicate_of": None, "story_id": None, "topics": [], "baseline_similarity": None,
+        "is_baseline": article.is_baseline, "version": article.version,
+        "text_source": article.text_source, "fetch_error": article.fetch_error,
+    }

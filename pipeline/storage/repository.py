@@ -1,0 +1,251 @@
+"""What the pipeline reads and writes: feeds' state, known entries, one poll's results.
+
+Everything a poll produced is written in one transaction with multi-row upserts keyed
+on unique constraints (an article's canonical URL and text hash, a feed's entry GUID),
+so a retry, a second run or two workers storing the same article never duplicate it:
+the database decides, not a check-then-insert in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from pipeline.errors import StorageError
+from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
+from pipeline.seeds import Baseline
+from pipeline.storage.engine import short_error
+from pipeline.storage.schema import Article, Entry, Feed, Poll
+
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class FeedState:
+    id: int
+    name: str
+    etag: str | None
+    last_modified: str | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True)
+class KnownEntries:
+    """Entries seen before: GUIDs of this feed, and article ids by cleaned URL (any feed)."""
+
+    guids: frozenset[str]
+    article_by_url: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """The outcome of one poll, as the audit row and the feed's new state."""
+
+    feed_id: int
+    started_at: datetime
+    finished_at: datetime
+    status: str  # ok | not_modified | error
+    next_poll_at: datetime
+    failures: int
+    http_status: int | None = None
+    error: str | None = None
+    entries: int = 0
+    known: int = 0
+    errors: int = 0
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredCounts:
+    new: int
+    duplicates: int
+    article_ids: tuple[int, ...]
+
+
+class Repository:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def sync_feeds(self, feeds: Sequence[FeedConfig], now: datetime) -> dict[str, FeedState]:
+        """Insert new feeds, update changed ones; their polling state is kept."""
+        rows = [{"name": f.name, "url": f.url, "outlet": f.outlet, "language": f.language,
+                 "enabled": f.enabled, "interval_seconds": int(f.interval), "created_at": now,
+                 "consecutive_failures": 0} for f in feeds]
+        with self._begin() as connection:
+            for chunk in _chunks(rows):
+                statement = _insert(connection, Feed.__table__).values(chunk)
+                connection.execute(statement.on_conflict_do_update(
+                    index_elements=["name"],
+                    set_={key: statement.excluded[key]
+                          for key in ("url", "outlet", "language", "enabled", "interval_seconds")}))
+            return self._feed_states(connection, [f.name for f in feeds])
+
+    def feed_states(self, names: Sequence[str]) -> dict[str, FeedState]:
+        with self._connect() as connection:
+            return self._feed_states(connection, names)
+
+    def _feed_states(self, connection: Connection, names: Sequence[str]) -> dict[str, FeedState]:
+        found = connection.execute(select(
+            Feed.id, Feed.name, Feed.etag, Feed.last_modified, Feed.next_poll_at,
+            Feed.consecutive_failures).where(Feed.name.in_(names)))
+        return {row.name: FeedState(*row) for row in found}
+
+    def known_entries(self, feed_id: int, entries: Sequence[FeedEntry]) -> KnownEntries:
+        guids = [e.guid for e in entries]
+        urls = sorted({e.url for e in entries})
+        with self._connect() as connection:
+            seen = connection.execute(select(Entry.guid).where(
+                Entry.feed_id == feed_id, Entry.guid.in_(guids))).scalars().all()
+            by_url: dict[str, int] = {}
+            for url, article_id in connection.execute(
+                    select(Entry.url, Entry.article_id).where(Entry.url.in_(urls))):
+                by_url.setdefault(url, article_id)
+            for url, canonical, article_id in connection.execute(
+                    select(Article.url, Article.canonical_url, Article.id).where(
+                        or_(Article.canonical_url.in_(urls), Article.url.in_(urls)))):
+                by_url.setdefault(canonical, article_id)
+                by_url.setdefault(url, article_id)
+        return KnownEntries(frozenset(seen), by_url)
+
+    def store_poll(self, poll: PollRecord, drafts: Sequence[ArticleDraft] = (),
+                   links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "") -> StoredCounts:
+        """Write everything one poll produced, in one transaction."""
+        with self._begin() as connection:
+            article_ids, new_ids = self._insert_articles(connection, poll, drafts, outlet)
+            entry_links = [(d.entry, article_ids[d.canonical_url]) for d in drafts] + list(links)
+            self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
+            counts = StoredCounts(new=len(new_ids), duplicates=len(entry_links) - len(new_ids),
+                                  article_ids=tuple(sorted(new_ids)))
+            self._record_poll(connection, poll, counts)
+        return counts
+
+    def _insert_articles(self, connection: Connection, poll: PollRecord,
+                         drafts: Sequence[ArticleDraft], outlet: str) -> tuple[dict[str, int], set[int]]:
+        rows = [_article_row(d, poll.feed_id, outlet, poll.finished_at) for d in drafts]
+        new_ids: set[int] = set()
+        ids: dict[str, int] = {}
+        for chunk in _chunks(rows):
+            statement = (_insert(connection, Article.__table__).values(chunk)
+                         .on_conflict_do_nothing()
+                         .returning(Article.__table__.c.id, Article.__table__.c.canonical_url))
+            for article_id, canonical in connection.execute(statement):
+                ids[canonical] = article_id
+                new_ids.add(article_id)
+        missing = [d for d in drafts if d.canonical_url not in ids]
+        if missing:
+            # Either the canonical URL or the text hash is taken: the article exists.
+            canonicals = [d.canonical_url for d in missing]
+            keys = [d.fingerprint.dedup_key for d in missing if d.fingerprint.dedup_key]
+            existing = connection.execute(select(Article.id, Article.canonical_url, Article.dedup_key)
+                                          .where(or_(Article.canonical_url.in_(canonicals),
+                                                     Article.dedup_key.in_(keys))))
+            by_canonical: dict[str, int] = {}
+            by_key: dict[str, int] = {}
+            for article_id, canonical, key in existing:
+                by_canonical[canonical] = article_id
+                if key:
+                    by_key[key] = article_id
+            for draft in missing:
+                ids[draft.canonical_url] = by_canonical.get(draft.canonical_url) or by_key[
+                    draft.fingerprint.dedup_key]
+        return ids, new_ids
+
+    def _insert_entries(self, connection: Connection, feed_id: int,
+                        links: Iterable[tuple[FeedEntry, int]], now: datetime) -> None:
+        rows = [{"feed_id": feed_id, "guid": e.guid, "url": e.url, "link": e.link,
+                 "title": e.title, "article_id": article_id, "first_seen_at": now}
+                for e, article_id in links]
+        for chunk in _chunks(rows):
+            connection.execute(_insert(connection, Entry.__table__).values(chunk)
+                               .on_conflict_do_nothing())
+
+    def _record_poll(self, connection: Connection, poll: PollRecord, counts: StoredCounts) -> None:
+        connection.execute(_insert(connection, Poll.__table__).values(
+            feed_id=poll.feed_id, started_at=poll.started_at, finished_at=poll.finished_at,
+            duration_ms=int((poll.finished_at - poll.started_at).total_seconds() * 1000),
+            status=poll.status, http_status=poll.http_status, entries=poll.entries,
+            new=counts.new, duplicates=counts.duplicates, known=poll.known, errors=poll.errors,
+            error=poll.error))
+        state: dict[str, Any] = {"last_polled_at": poll.finished_at, "last_status": poll.status,
+                                 "last_error": poll.error, "next_poll_at": poll.next_poll_at,
+                                 "consecutive_failures": poll.failures}
+        if poll.status != "error":
+            state["last_success_at"] = poll.finished_at
+        if poll.status == "ok":
+            state.update(etag=poll.etag, last_modified=poll.last_modified)
+        connection.execute(update(Feed).where(Feed.id == poll.feed_id).values(**state))
+
+    def load_baseline(self, baseline: Baseline, fingerprint_sha256: str, word_count: int,
+                      now: datetime) -> tuple[int, bool]:
+        """Store the baseline article once; returns its id and whether it was new."""
+        row = {"feed_id": None, "outlet": baseline.outlet, "url": baseline.url,
+               "canonical_url": baseline.url, "guid": baseline.key, "title": baseline.title,
+               "author": None, "site_name": None, "published_at": baseline.published_at,
+               "first_seen_at": now, "language": baseline.language, "language_confidence": 1.0,
+               "language_source": "seed", "declared_language": baseline.language,
+               "word_count": word_count, "text": baseline.text, "text_sha256": fingerprint_sha256,
+               "dedup_key": None, "text_source": "seed", "extraction_note": None,
+               "fetch_error": None, "is_baseline": True, "translated_from": baseline.translated_from,
+               "version": 1}
+        with self._begin() as connection:
+            inserted = connection.execute(_insert(connection, Article.__table__).values(row)
+                                          .on_conflict_do_nothing()
+                                          .returning(Article.__table__.c.id)).scalar()
+            if inserted is not None:
+                return inserted, True
+            return connection.execute(select(Article.id).where(
+                Article.canonical_url == baseline.url)).scalar_one(), False
+
+    def _begin(self):
+        return _storage_errors(self.engine.begin)
+
+    def _connect(self):
+        return _storage_errors(self.engine.connect)
+
+
+def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime) -> dict[str, Any]:
+    extracted = draft.extracted
+    return {
+        "feed_id": feed_id, "outlet": outlet, "url": draft.url,
+        "canonical_url": draft.canonical_url, "guid": draft.entry.guid,
+        "title": extracted.title, "author": extracted.author or None,
+        "site_name": extracted.site_name or None, "published_at": extracted.published_at,
+        "first_seen_at": now, "language": draft.language.code,
+        "language_confidence": draft.language.confidence,
+        "language_source": draft.language.source,
+        "declared_language": extracted.declared_language,
+        "word_count": draft.fingerprint.word_count, "text": extracted.text,
+        "text_sha256": draft.fingerprint.text_sha256, "dedup_key": draft.fingerprint.dedup_key,
+        "text_source": extracted.source, "extraction_note": extracted.note,
+        "fetch_error": draft.fetch_error, "is_baseline": False, "translated_from": None,
+        "version": 1,
+    }
+
+
+def _insert(connection: Connection, table: Table):
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), BATCH):
+        yield rows[start:start + BATCH]
+
+
+@contextmanager
+def _storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
+    """Open a connection or a transaction; driver errors become StorageError."""
+    try:
+        with opener() as connection:
+            yield connection
+    except SQLAlchemyError as error:
+        raise StorageError(f"article database: {short_error(error)}") from error

@@ -1,0 +1,88 @@
+"""Shared fixtures: the fixture HTTP server, settings, and databases (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from pipeline.settings import Settings
+from tests.fixtureserver import FixtureServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+POSTGRES_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def server():
+    """A fresh fixture server per test, so request counts belong to the test."""
+    with FixtureServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"third-party evaluation data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+def make_settings(tmp_path: Path, database_url: str | None = None, **overrides) -> Settings:
+    """Settings for a test: no politeness delay, short timeouts, loopback allowed."""
+    values = dict(
+        data_dir=tmp_path / "data",
+        database_url=database_url or f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}",
+        feeds_path=tmp_path / "feeds.toml",
+        baseline_dir=ROOT / "seeds" / "baseline",
+        allowed_private_hosts="127.0.0.1",
+        host_delay=0, fetch_timeout=5, retry_backoff=0.05, fetch_retries=1,
+    )
+    values.update(overrides)
+    return Settings.load(environ={}, **values)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's admin URL; skips (or, under CI, fails) when it is absent."""
+    try:
+        engine = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except OperationalError as error:
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL}: {str(error.orig).strip()[:200]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI must prove the production database)")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str):
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"newswatch_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> str:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}"
+    return request.getfixturevalue("postgres_url")

@@ -1,0 +1,73 @@
+"""Settings: environment variables, CLI overrides, and errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import SettingsError
+from pipeline.settings import Settings, parse_duration, variable_name
+
+
+def test_defaults_are_the_embedded_setup():
+    settings = Settings.load(environ={})
+    assert settings.database_url == f"sqlite:///{Path('data/newswatch.db').absolute()}"
+    assert settings.feeds_path == Path("seeds/feeds.toml")
+    assert settings.topics_path == Path("seeds/topics.toml")
+    assert settings.host_delay == 1.0 and settings.fetch_timeout == 30.0
+    assert settings.max_body_bytes == 10 * 1024 * 1024
+    assert settings.alert_urls == () and settings.allowed_private_hosts.networks == ()
+
+
+def test_environment_is_read_and_overrides_win():
+    env = {"NEWSWATCH_DATA_DIR": "/srv/nw", "NEWSWATCH_FEEDS": "/etc/nw/feeds.toml",
+           "NEWSWATCH_HOST_DELAY": "0", "NEWSWATCH_FETCH_TIMEOUT": "2m",
+           "NEWSWATCH_ALERT_URLS": "json://127.0.0.1:9000/hook, mailto://ops@example.test",
+           "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1, 10.0.0.0/8,localhost"}
+    settings = Settings.load(environ=env, feeds_path="other.toml")
+    assert settings.database_url == "sqlite:////srv/nw/newswatch.db"
+    assert settings.feeds_path == Path("other.toml")
+    assert settings.host_delay == 0 and settings.fetch_timeout == 120
+    assert settings.alert_urls == ("json://127.0.0.1:9000/hook", "mailto://ops@example.test")
+    allowance = settings.allowed_private_hosts
+    assert allowance.allows_host("localhost") and not allowance.allows_host("10.0.0.1")
+    assert [str(n) for n in allowance.networks] == ["127.0.0.1/32", "10.0.0.0/8"]
+
+
+@pytest.mark.parametrize("given, stored", [
+    ("postgresql://postgres@127.0.0.1:5432/news", "postgresql+psycopg://postgres@127.0.0.1:5432/news"),
+    ("postgres://u:secret@db/news", "postgresql+psycopg://u:secret@db/news"),
+    ("postgresql+psycopg://u@db/news", "postgresql+psycopg://u@db/news"),
+    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+])
+def test_database_urls_are_normalised_to_our_driver(given, stored):
+    assert Settings.load(environ={"NEWSWATCH_DATABASE_URL": given}).database_url == stored
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("NEWSWATCH_FETCH_TIMEOUT", "soon", "NEWSWATCH_FETCH_TIMEOUT='soon' is invalid"),
+    ("NEWSWATCH_FETCH_TIMEOUT", "0", "must be more than zero"),
+    ("NEWSWATCH_HOST_DELAY", "-1", "NEWSWATCH_HOST_DELAY='-1'"),
+    ("NEWSWATCH_MAX_BODY_BYTES", "ten", "NEWSWATCH_MAX_BODY_BYTES='ten'"),
+    ("NEWSWATCH_DATABASE_URL", "mysql://root@db/x", "only sqlite"),
+    ("NEWSWATCH_DATABASE_URL", "not a url", "NEWSWATCH_DATABASE_URL='not a url'"),
+    ("NEWSWATCH_ALERT_URLS", "ops@example.test", "not an Apprise URL"),
+    ("NEWSWATCH_ALLOWED_PRIVATE_HOSTS", "10.0.0.0/33,bad host!", "NEWSWATCH_ALLOWED_PRIVATE_HOSTS"),
+    ("NEWSWATCH_WEB_URL", "ftp://x", "NEWSWATCH_WEB_URL='ftp://x'"),
+])
+def test_a_bad_value_names_the_variable(variable, value, message):
+    with pytest.raises(SettingsError, match=message.replace("+", r"\+").replace("?", r"\?")):
+        Settings.load(environ={variable: value})
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("30s", 30), ("15m", 900), ("6h", 21600),
+                                           ("1d", 86400), ("250ms", 0.25), ("1.5h", 5400)])
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+def test_variable_names_follow_the_contract():
+    assert variable_name("feeds_path") == "NEWSWATCH_FEEDS"
+    assert variable_name("topics_path") == "NEWSWATCH_TOPICS"
+    assert variable_name("database_url") == "NEWSWATCH_DATABASE_URL"
