@@ -148,8 +148,9 @@ def _entry_text(raw: feedparser.FeedParserDict) -> str:
 
 
 def _entry_time(raw: feedparser.FeedParserDict) -> datetime | None:
+    present = dict.keys(raw)  # not raw.get: feedparser warns on its published/updated aliasing
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = raw.get(key)
+        value = raw[key] if key in present else None
         if value:
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)

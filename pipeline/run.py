@@ -74,16 +74,12 @@ def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, 
     return CycleReport(tuple(reports), requests, time.perf_counter() - started)
 
 
-def due_feeds(feeds: Sequence[FeedConfig], states: dict[str, FeedState], now: datetime,
-              force: bool = False) -> list[FeedConfig]:
-    return [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
-
-
 def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher: Fetcher,
                  repository: Repository, force: bool, clock: Clock) -> FeedReport:
-    if not due_feeds([feed], {feed.name: state}, clock(), force):
-        reason = "disabled" if not feed.enabled else f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z"
-        return FeedReport(feed.name, "skipped", error=reason)
+    if not feed.enabled:
+        return FeedReport(feed.name, "skipped", error="disabled")
+    if not (force or is_due(state.next_poll_at, clock())):
+        return FeedReport(feed.name, "skipped", error=f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z")
     try:
         return run_feed(feed, state, settings=settings, fetcher=fetcher, repository=repository,
                         clock=clock)
@@ -95,48 +91,55 @@ def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher
 def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher: Fetcher,
              repository: Repository, clock: Clock = utcnow) -> FeedReport:
     """Poll one feed and store what it brought, in one transaction."""
-    started, timer = clock(), time.perf_counter()
-
-    def record(status: str, **fields) -> PollRecord:
-        failures = state.consecutive_failures + 1 if status == "error" else 0
-        retry_after = fields.pop("retry_after", None)
-        finished = clock()
-        return PollRecord(feed_id=state.id, started_at=started, finished_at=finished, status=status,
-                          failures=failures, next_poll_at=next_poll_at(
-                              finished, feed.interval, failures, max_backoff=settings.max_feed_backoff,
-                              retry_after=retry_after), **fields)
-
+    poll = _Poll(feed, state, settings, clock)
     try:
         result = fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
         if result.not_modified:
-            repository.store_poll(record("not_modified", http_status=304))
-            return _report(feed, "not_modified", timer, http_status=304)
+            repository.store_poll(poll.record("not_modified", http_status=304))
+            return poll.report("not_modified", http_status=304)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url,
                             content_type=result.content_type, max_entries=settings.max_entries)
     except (FetchError, FeedParseError) as error:
-        status = error.status if isinstance(error, HTTPStatusError) else None
-        retry_after = error.retry_after if isinstance(error, HTTPStatusError) else None
+        http = error if isinstance(error, HTTPStatusError) else None
         log.warning("feed=%s failed: %s", feed.name, error)
-        repository.store_poll(record("error", http_status=status, error=str(error),
-                                     retry_after=retry_after))
-        return _report(feed, "error", timer, http_status=status, error=str(error))
+        repository.store_poll(poll.record("error", http_status=http and http.status, error=str(error),
+                                          retry_after=http and http.retry_after))
+        return poll.report("error", http_status=http and http.status, error=str(error))
 
-    known = repository.known_entries(state.id, parsed.entries)
-    fresh, links, known_count = split_entries(parsed.entries, known)
-    drafts = build_drafts(fresh, feed, fetcher, settings)
+    fresh, links, known = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
+    drafts = build_drafts(fresh, feed, fetcher)
     failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
     warning = f"warning: {parsed.warning}" if parsed.warning else None
     counts = repository.store_poll(
-        record("ok", http_status=result.status, entries=len(parsed.entries), known=known_count,
-               errors=len(failed), etag=result.etag, last_modified=result.last_modified,
-               error=warning),
+        poll.record("ok", http_status=result.status, entries=len(parsed.entries), known=known,
+                    errors=len(failed), etag=result.etag, last_modified=result.last_modified,
+                    error=warning),
         drafts, links, outlet=feed.outlet)
-    report = _report(feed, "ok", timer, http_status=result.status, entries=len(parsed.entries),
-                     new=counts.new, duplicates=counts.duplicates, known=known_count,
-                     errors=len(failed), error=warning, article_errors=failed)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d", feed.name,
-             report.entries, report.new, report.duplicates, report.known, report.errors)
-    return report
+             len(parsed.entries), counts.new, counts.duplicates, known, len(failed))
+    return poll.report("ok", http_status=result.status, entries=len(parsed.entries), new=counts.new,
+                       duplicates=counts.duplicates, known=known, errors=len(failed),
+                       error=warning, article_errors=failed)
+
+
+class _Poll:
+    """One poll of one feed under way: its timing, and the feed's state after it."""
+
+    def __init__(self, feed: FeedConfig, state: FeedState, settings: Settings, clock: Clock) -> None:
+        self.feed, self.state, self.settings, self.clock = feed, state, settings, clock
+        self.started = clock()
+        self.timer = time.perf_counter()
+
+    def record(self, status: str, *, retry_after: float | None = None, **fields) -> PollRecord:
+        failures = self.state.consecutive_failures + 1 if status == "error" else 0
+        finished = self.clock()
+        upcoming = next_poll_at(finished, self.feed.interval, failures, retry_after=retry_after,
+                                max_backoff=self.settings.max_feed_backoff)
+        return PollRecord(feed_id=self.state.id, started_at=self.started, finished_at=finished,
+                          status=status, failures=failures, next_poll_at=upcoming, **fields)
+
+    def report(self, status: str, **fields) -> FeedReport:
+        return FeedReport(self.feed.name, status, duration=time.perf_counter() - self.timer, **fields)
 
 
 def split_entries(entries: Sequence[FeedEntry], known: KnownEntries
@@ -155,8 +158,7 @@ def split_entries(entries: Sequence[FeedEntry], known: KnownEntries
     return fresh, links, known_count
 
 
-def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher,
-                 settings: Settings) -> list[ArticleDraft]:
+def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher) -> list[ArticleDraft]:
     """Fetch and read each entry's page once, even when several entries share a URL."""
     by_url: dict[str, ArticleDraft] = {}
     drafts = []
@@ -164,13 +166,13 @@ def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetche
         if entry.url in by_url:
             drafts.append(dataclasses.replace(by_url[entry.url], entry=entry))
             continue
-        draft = build_draft(entry, feed, fetcher, settings)
+        draft = build_draft(entry, feed, fetcher)
         by_url[entry.url] = draft
         drafts.append(draft)
     return drafts
 
 
-def build_draft(entry: FeedEntry, feed: FeedConfig, fetcher: Fetcher, settings: Settings) -> ArticleDraft:
+def build_draft(entry: FeedEntry, feed: FeedConfig, fetcher: Fetcher) -> ArticleDraft:
     """The article behind one entry; a page that fails leaves the feed's summary, and why."""
     fetch_error = None
     page_url = entry.url
@@ -189,7 +191,3 @@ def build_draft(entry: FeedEntry, feed: FeedConfig, fetcher: Fetcher, settings: 
         extracted=extracted, language=language,
         fingerprint=fingerprint_text(extracted.text, from_page=extracted.source == "page"),
         fetch_error=fetch_error)
-
-
-def _report(feed: FeedConfig, status: str, timer: float, **fields) -> FeedReport:
-    return FeedReport(feed.name, status, duration=time.perf_counter() - timer, **fields)

@@ -6,7 +6,6 @@ Runs on SQLite and on PostgreSQL (the ``database_url`` fixture), with real HTTP.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text

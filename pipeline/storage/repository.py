@@ -130,7 +130,10 @@ class Repository:
 
     def _insert_articles(self, connection: Connection, poll: PollRecord,
                          drafts: Sequence[ArticleDraft], outlet: str) -> tuple[dict[str, int], set[int]]:
-        rows = [_article_row(d, poll.feed_id, outlet, poll.finished_at) for d in drafts]
+        # Sorted, so that two workers inserting overlapping batches lock rows in the same
+        # order (PostgreSQL would otherwise deadlock them against each other).
+        rows = sorted((_article_row(d, poll.feed_id, outlet, poll.finished_at) for d in drafts),
+                      key=lambda row: row["canonical_url"])
         new_ids: set[int] = set()
         ids: dict[str, int] = {}
         for chunk in _chunks(rows):
