@@ -26,7 +26,7 @@ from pipeline.export import FORMATS, write_records
 from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
 from pipeline.seeds import load_baseline, load_feeds
-from pipeline.settings import Settings
+from pipeline.settings import Settings, flag_name, setting_names, variable_name
 from pipeline.storage.engine import check_database, create_database_engine, migrate
 from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records
 from pipeline.storage.repository import Repository
@@ -41,8 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True, soft_wrap=True)
     _configure_logging(args.verbose, console)
     try:
-        settings = Settings.load(database_url=args.database_url, data_dir=args.data_dir,
-                                 feeds_path=getattr(args, "feeds", None))
+        settings = Settings.load(**{name: getattr(args, name) for name in setting_names()})
         return args.handler(args, settings, console)
     except SettingsError as error:
         console.print(f"[red]configuration error:[/red] {error}", highlight=False)
@@ -54,11 +53,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database-url", help="SQLAlchemy URL (NEWSWATCH_DATABASE_URL)")
-    common.add_argument("--data-dir", type=Path, help="data folder (NEWSWATCH_DATA_DIR)")
     common.add_argument("-v", "--verbose", action="count", default=0,
                         help="log each fetch (-v) or everything (-vv)")
-    parser = argparse.ArgumentParser(prog="newswatch", parents=[common],
+    overrides = common.add_argument_group("settings (each overrides its NEWSWATCH_* variable)")
+    for name in setting_names():
+        overrides.add_argument(flag_name(name), dest=name, metavar="VALUE",
+                               help=f"overrides {variable_name(name)}")
+    parser = argparse.ArgumentParser(prog="newswatch",
                                      description="Monitor news feeds into an article database.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -66,7 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(handler=command_init)
 
     run = commands.add_parser("run", parents=[common], help="one cycle over every due feed")
-    run.add_argument("--feeds", type=Path, help="feed list (NEWSWATCH_FEEDS)")
     run.add_argument("--force", action="store_true", help="poll every enabled feed, due or not")
     run.add_argument("--no-alerts", action="store_true",
                      help="deliver no alerts this cycle (alert delivery is not built yet)")

@@ -37,6 +37,15 @@ def variable_name(field_name: str) -> str:
     return PREFIX + _VARIABLE_NAMES.get(field_name, field_name.upper())
 
 
+def flag_name(field_name: str) -> str:
+    """The command-line flag that overrides ``field_name``, e.g. ``--feeds``."""
+    return "--" + _VARIABLE_NAMES.get(field_name, field_name.upper()).lower().replace("_", "-")
+
+
+def setting_names() -> list[str]:
+    return [spec.name for spec in fields(Settings)]
+
+
 def parse_duration(text: str) -> float:
     """Seconds in ``"90"``, ``"30s"``, ``"15m"``, ``"6h"`` or ``"1d"``; ValueError otherwise."""
     match = _DURATION.match(str(text))
@@ -90,7 +99,7 @@ class Settings:
         for spec in fields(cls):
             variable = variable_name(spec.name)
             if overrides.get(spec.name) is not None:
-                raw[spec.name] = (variable, overrides[spec.name])
+                raw[spec.name] = (flag_name(spec.name), overrides[spec.name])
             elif variable in env and env[variable].strip() != "":
                 raw[spec.name] = (variable, env[variable])
         values = {name: _convert(name, variable, value) for name, (variable, value) in raw.items()}
@@ -106,12 +115,13 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _convert(name: str, variable: str, value: Any) -> Any:
+def _convert(name: str, source: str, value: Any) -> Any:
+    """``value`` as the field ``name`` wants it; ``source`` (variable or flag) names it in errors."""
     converter = _CONVERTERS.get(name, str)
     try:
         return converter(value)
     except (ValueError, TypeError) as error:
-        raise SettingsError(f"{variable}={value!r} is invalid: {error}") from None
+        raise SettingsError(f"{source}={value!r} is invalid: {error}") from None
 
 
 def _positive(kind: Callable[[Any], Any], *, allow_zero: bool = False) -> Callable[[Any], Any]:

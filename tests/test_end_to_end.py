@@ -79,7 +79,7 @@ def test_init_run_run_run(newswatch, server, capsys):
     polls = rows(newswatch.engine, "select status, http_status from polls p join feeds f on f.id = p.feed_id "
                                    "where p.id > :n", n=len(FEEDS))
     assert polls == [{"status": "not_modified", "http_status": 304}] * len(FEEDS)
-    assert server.count() == len(FEEDS) + 1  # one conditional GET per feed, plus robots.txt
+    assert server.count() == len(FEEDS)  # one conditional GET per feed, and nothing else
     second_run_requests = server.count()
 
     snapshot = rows(newswatch.engine, "select * from articles order by id"), rows(

@@ -15,7 +15,8 @@ FAULTY_FEEDS = {
     "fault-500": ("fault/500", "HTTP 500"),
     "fault-429": ("fault/429", "HTTP 429, Retry-After 1 s"),
     "fault-hang": ("fault/hang", "timed out"),
-    "fault-malformed": ("fault/not-a-feed", "not an RSS or Atom feed"),
+    "fault-not-a-feed": ("fault/not-a-feed", "not an RSS or Atom feed"),
+    "fault-malformed": ("fault/malformed.xml", "malformed feed: SAXParseException"),
     "fault-private-redirect": ("fault/redirect-private", "non-public address 10.0.0.7"),
 }
 

@@ -23,6 +23,8 @@ from pipeline.errors import (
 from pipeline.fetch import BoundedDecoder, Fetcher, is_public_address, parse_retry_after
 from tests.conftest import make_settings
 
+ARTICLE = "cbc/news/world/alaska-summit-analysis-1.7611001.html"
+
 
 @pytest.mark.parametrize("address, public", [
     ("93.184.216.34", True),
@@ -103,8 +105,9 @@ def test_every_request_carries_our_user_agent(server, tmp_path):
     settings = make_settings(tmp_path, user_agent="newswatch-test/1.0 (+mailto:ops@example.test)")
     with Fetcher(settings) as fetcher:
         fetcher.fetch_feed(server.url("feeds/cbc-world.xml"))
+        fetcher.fetch_page(server.url(ARTICLE))
     assert {h["user-agent"] for _, h in server.headers} == {settings.user_agent}
-    assert [path for path, _ in server.headers] == ["/robots.txt", "/feeds/cbc-world.xml"]
+    assert [path for path, _ in server.headers] == ["/feeds/cbc-world.xml", "/robots.txt", "/" + ARTICLE]
 
 
 def test_gzip_bomb_is_cut_off_at_the_cap(server, tmp_path):
@@ -168,9 +171,15 @@ def test_robots_txt_disallow_is_honoured_and_cached(server, tmp_path):
     with Fetcher(make_settings(tmp_path)) as fetcher:
         with pytest.raises(RobotsDisallowedError):
             fetcher.fetch_page(server.url("private/internal-memo.html"))
-        fetcher.fetch_feed(server.url("feeds/cbc-world.xml"))
+        fetcher.fetch_page(server.url(ARTICLE))
     assert server.requests["/private/internal-memo.html"] == 0
     assert server.requests["/robots.txt"] == 1
+
+
+def test_a_subscribed_feed_is_fetched_without_robots_txt(server, tmp_path):
+    with Fetcher(make_settings(tmp_path)) as fetcher:
+        fetcher.fetch_feed(server.url("feeds/cbc-world.xml"))
+    assert server.requests["/robots.txt"] == 0
 
 
 def test_binary_body_labelled_html_is_refused(server, tmp_path):
@@ -241,6 +250,7 @@ def test_requests_to_one_host_are_spaced(server, tmp_path):
         clock[0] += seconds
 
     with Fetcher(make_settings(tmp_path, host_delay=2), sleep=sleep, clock=lambda: clock[0]) as fetcher:
-        fetcher.fetch_feed(server.url("feeds/cbc-world.xml"))  # robots.txt, then the feed
+        fetcher.fetch_feed(server.url("feeds/cbc-world.xml"))
+        fetcher.fetch_page(server.url(ARTICLE))  # robots.txt, then the page
         fetcher.fetch_feed(server.url("feeds/harbourpost.xml"))
-    assert waits == [2.0, 2.0]
+    assert waits == [2.0, 2.0, 2.0]

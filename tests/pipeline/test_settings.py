@@ -71,3 +71,8 @@ def test_variable_names_follow_the_contract():
     assert variable_name("feeds_path") == "NEWSWATCH_FEEDS"
     assert variable_name("topics_path") == "NEWSWATCH_TOPICS"
     assert variable_name("database_url") == "NEWSWATCH_DATABASE_URL"
+
+
+def test_a_bad_flag_value_names_the_flag():
+    with pytest.raises(SettingsError, match="--fetch-timeout='0' is invalid"):
+        Settings.load(environ={"NEWSWATCH_FETCH_TIMEOUT": "10"}, fetch_timeout="0")

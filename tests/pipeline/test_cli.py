@@ -1,0 +1,40 @@
+"""The command line: every setting has a flag, and flags beat the environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.cli import build_parser, main
+from pipeline.settings import flag_name, setting_names
+from tests.conftest import ROOT
+
+
+def test_every_setting_has_a_flag_on_every_command():
+    parser = build_parser()
+    for command in ("init", "run", "feeds", "export"):
+        args = parser.parse_args([command, *[x for name in setting_names() for x in (flag_name(name), "1")]])
+        assert all(getattr(args, name) == "1" for name in setting_names())
+
+
+def test_a_flag_overrides_the_environment(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    database = tmp_path / "flag.db"
+    assert main(["init", "--database-url", f"sqlite:///{database}",
+                 "--baseline", str(ROOT / "seeds" / "baseline")]) == 0
+    assert database.is_file() and "baseline article 1 loaded" in capsys.readouterr().err
+
+
+def test_feeds_lists_health(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["init", "--database-url", url, "--baseline", str(ROOT / "seeds" / "baseline")]) == 0
+    assert main(["feeds", "--database-url", url]) == 0  # no feed polled yet: an empty table
+    assert "feed health" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, code", [(["--help"], 0), (["frobnicate"], 2), ([], 2)])
+def test_the_console_script(args, code):
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True)
+    assert done.returncode == code
