@@ -10,6 +10,7 @@ network or the database.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timezone
 
@@ -20,6 +21,7 @@ from trafilatura.utils import decode_file
 from pipeline.errors import ExtractionError
 from pipeline.models import ExtractedArticle, FeedEntry, FetchResult
 
+log = logging.getLogger(__name__)
 # Measured on the AEB benchmark (bench/extraction.py): fast mode without comments keeps
 # F1 above trafilatura's published default at two thirds of its CPU time.
 EXTRACTION_OPTIONS = {"fast": True, "include_comments": False, "include_tables": True}
@@ -54,8 +56,12 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
         raise ExtractionError(page.final_url, "the page is not parseable HTML")
     declared_language = _declared_language(tree)
     canonical = _canonical_link(tree)
-    document = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=True,
-                                           **EXTRACTION_OPTIONS)
+    try:
+        document = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=True,
+                                               **EXTRACTION_OPTIONS)
+    except Exception as error:  # hostile HTML must not stop the cycle; we keep the reason
+        log.exception("url=%s extractor failed", page.final_url)
+        raise ExtractionError(page.final_url, f"extractor failed: {type(error).__name__}: {error}") from error
     text = (document.text or "").strip() if document is not None else ""
     metadata = {
         "title": entry.title or (document.title if document is not None else "") or "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,7 +62,7 @@ def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, 
         repository = Repository(engine)
         states = repository.sync_feeds(feeds, clock())
         reports = []
-        with fetcher or Fetcher(settings) as client:
+        with nullcontext(fetcher) if fetcher else Fetcher(settings) as client:  # close only our own
             for feed in feeds:
                 report = _run_or_skip(feed, states[feed.name], settings, client, repository,
                                       force, clock)

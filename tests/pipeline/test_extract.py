@@ -86,3 +86,22 @@ def test_summary_article_keeps_the_reason():
 ])
 def test_decode_html(body, charset, expected):
     assert expected in decode_html(body, charset)
+
+
+def test_an_extractor_crash_becomes_an_extraction_error(monkeypatch):
+    import trafilatura
+
+    def explode(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")  # deeply nested hostile HTML
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", explode)
+    with pytest.raises(ExtractionError, match="extractor failed: RecursionError"):
+        extract_article(page(article("a")["path"]), FeedEntry(guid="1", link="x", url="x"))
+
+
+def test_deeply_nested_html_does_not_crash():
+    nested = b"<html><body>" + b"<div>" * 20000 + b"<p>Deep text.</p>" + b"</div>" * 20000 + b"</body></html>"
+    try:
+        extract_article(page("deep.html", nested), FeedEntry(guid="1", link="x", url="x", summary="Teaser"))
+    except ExtractionError:
+        pass  # a clear error is as good as a result; a crash is not
