@@ -1,4 +1,4 @@
-"""The ``newswatch`` command: init, run, feeds, export.
+"""The ``newswatch`` command: init, run, feeds, maintain, export.
 
 Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
 the summary and the database), 2 for invalid settings or arguments, 3 when the
@@ -27,9 +27,11 @@ from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
-from pipeline.storage.engine import check_database, create_database_engine, migrate
+from pipeline.maintenance import check_feed_health, health_counts, keep_house
+from pipeline.storage.engine import create_database_engine, migrate, open_database
 from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records
 from pipeline.storage.repository import Repository
+from pipeline.storage.upkeep import last_maintenance
 
 EXIT_SETTINGS = 2
 EXIT_STORAGE = 3
@@ -68,12 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[common], help="one cycle over every due feed")
     run.add_argument("--force", action="store_true", help="poll every enabled feed, due or not")
+    run.add_argument("--only", action="append", metavar="FEED",
+                     help="poll only this feed, due or not (repeatable): rerun one feed by hand")
     run.add_argument("--no-alerts", action="store_true",
                      help="deliver no alerts this cycle (alert delivery is not built yet)")
     run.set_defaults(handler=command_run)
 
     feeds = commands.add_parser("feeds", parents=[common], help="feed health")
     feeds.set_defaults(handler=command_feeds)
+
+    maintain = commands.add_parser("maintain", parents=[common],
+                                   help="feed health verdicts and housekeeping (what the daily DAG does)")
+    maintain.set_defaults(handler=command_maintain)
 
     export = commands.add_parser("export", parents=[common], help="export articles")
     export.add_argument("--format", choices=FORMATS, default="jsonl")
@@ -106,6 +114,12 @@ def command_init(args: argparse.Namespace, settings: Settings, console: Console)
 
 def command_run(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     feeds = load_feeds(settings.feeds_path)
+    if args.only:
+        unknown = sorted(set(args.only) - {f.name for f in feeds})
+        if unknown:
+            raise SettingsError(f"{settings.feeds_path}: no feed named {', '.join(map(repr, unknown))}")
+        feeds = tuple(f for f in feeds if f.name in args.only)
+        args.force = True
     out = _stdout()
     if console.is_terminal:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -138,39 +152,55 @@ def summary_table(cycle: CycleReport) -> Table:
 
 
 def command_feeds(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    engine = _open(settings)
-    try:
+    with open_database(settings.database_url) as engine:
         rows = feed_health(engine)
-    finally:
-        engine.dispose()
+        maintenance = last_maintenance(engine)
     table = Table(title="feed health", title_justify="left")
-    for column in ("feed", "outlet", "status", "last poll", "last success", "failures",
-                   "next poll", "articles", "last error"):
+    for column in ("feed", "outlet", "status", "health", "last poll", "last success", "failures",
+                   "next poll", "articles", "note"):
         table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "failing": "red", "silent": "yellow", "unpolled": "yellow"}
     for row in rows:
         status = row["status"] or "never polled"
         if not row["enabled"]:
             status += " (disabled)"
-        table.add_row(row["feed"], row["outlet"], status, _when(row["last_polled_at"]),
-                      _when(row["last_success_at"]), str(row["failures"]),
-                      _when(row["next_poll_at"]), str(row["articles"]), row["error"] or "")
-    _stdout().print(table)
+        health = row["health"] or "—"
+        note = "; ".join(x for x in (row["error"], row["health_note"]) if x)
+        table.add_row(row["feed"], row["outlet"], status, f"[{colours.get(health, 'white')}]{health}[/]",
+                      _when(row["last_polled_at"]), _when(row["last_success_at"]), str(row["failures"]),
+                      _when(row["next_poll_at"]), str(row["articles"]), note)
+    out = _stdout()
+    out.print(table)
+    if maintenance is None:
+        out.print("no maintenance run yet (newswatch maintain, or the newswatch_maintenance DAG)")
+    else:
+        out.print(f"last maintenance {_when(maintenance.finished_at)}: {maintenance.feeds_checked} feeds "
+                  f"checked, {maintenance.feeds_failing} failing, {maintenance.feeds_silent} silent, "
+                  f"{maintenance.feeds_unpolled} not polled; {maintenance.polls_pruned} old polls pruned")
+    return 0
+
+
+def command_maintain(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    verdicts = check_feed_health(settings)
+    for verdict in verdicts:
+        if verdict.status not in ("ok", "new", "disabled"):
+            console.print(f"feed {verdict.feed}: {verdict.status} — {verdict.note}", highlight=False)
+    record = keep_house(settings, health_counts(verdicts))
+    console.print(f"{record.feeds_checked} feeds checked; {record.polls_pruned} old polls pruned; "
+                  "statistics refreshed", highlight=False)
     return 0
 
 
 def command_export(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     where = ArticleFilter(language=args.lang, outlet=args.outlet, feed=args.feed,
                           since=args.since, until=args.until, limit=args.limit)
-    engine = _open(settings)
-    try:
+    with open_database(settings.database_url) as engine:
         records = iter_export_records(engine, where)
         if args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as handle:
                 count = write_records(records, args.format, handle)
         else:
             count = write_records(records, args.format, sys.stdout)
-    finally:
-        engine.dispose()
     console.print(f"exported {count} articles", highlight=False)
     return 0
 
@@ -178,12 +208,6 @@ def command_export(args: argparse.Namespace, settings: Settings, console: Consol
 def _stdout() -> Console:
     """Standard output; wide when it is a log or a pipe, so tables stay readable."""
     return Console() if sys.stdout.isatty() else Console(width=200)
-
-
-def _open(settings: Settings):
-    engine = create_database_engine(settings.database_url)
-    check_database(engine)
-    return engine
 
 
 def _timestamp(text: str) -> datetime:

@@ -19,7 +19,10 @@ feed or article; anything else is a bug and is allowed to surface.
     │   └── ContentTypeError         a page that is not HTML (by header or by sniffing)
     ├── FeedParseError           a feed body is not a usable RSS/Atom document
     ├── ExtractionError          an article page gave no text at all
-    └── StorageError             the article database is unreachable or not migrated
+    ├── StorageError             the article database is unreachable or not migrated
+    └── FeedFailedError          a feed's poll failed (raised by schedulers, e.g. Airflow tasks)
+        ├── TransientFeedError       worth retrying soon: timeouts, 5xx, connections, database
+        └── PermanentFeedError       not worth retrying this cycle: 4xx, bad bodies, refusals
 """
 
 from __future__ import annotations
@@ -104,3 +107,31 @@ class ExtractionError(NewswatchError):
 
 class StorageError(NewswatchError):
     pass
+
+
+class FeedFailedError(NewswatchError):
+    """A feed's poll failed; already recorded against the feed when this is raised."""
+
+    def __init__(self, feed: str, reason: str) -> None:
+        reason = reason.removeprefix(f"feed {feed!r}: ")
+        super().__init__(f"feed {feed!r} failed: {reason}")
+        self.feed = feed
+        self.reason = reason
+
+
+class TransientFeedError(FeedFailedError):
+    pass
+
+
+class PermanentFeedError(FeedFailedError):
+    pass
+
+
+def is_transient(error: NewswatchError) -> bool:
+    """Whether trying again in a minute or two may well succeed.
+
+    A 429 is not: the server asked us to wait, and the feed's next poll already does.
+    """
+    if isinstance(error, HTTPStatusError):
+        return error.status >= 500
+    return isinstance(error, (FetchTimeoutError, TransportError, StorageError))

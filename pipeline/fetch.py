@@ -17,9 +17,9 @@ import logging
 import random
 import socket
 import time
-import zlib
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from typing import Protocol
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
@@ -27,9 +27,9 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
+from pipeline.bodies import BoundedDecoder, check_html
 from pipeline.errors import (
     BodyTooLargeError,
-    ContentTypeError,
     DecodingError,
     FetchError,
     FetchTimeoutError,
@@ -47,15 +47,11 @@ log = logging.getLogger(__name__)
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml, "
                "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
-HTML_TYPES = ("text/html", "application/xhtml+xml")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512 * 1024
 ROBOTS_TTL = 3600.0
 MAX_CRAWL_DELAY = 30.0
-# Magic numbers of formats that servers mislabel as text/html.
-BINARY_SIGNATURES = (b"%PDF", b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"PK\x03\x04", b"\x1f\x8b",
-                     b"RIFF", b"\x00\x00\x00", b"ID3", b"OggS", b"fLaC")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -98,7 +94,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 class Fetcher:
     """An HTTP client for one cycle; use it as a context manager."""
 
-    def __init__(self, settings: Settings, *, transport: httpx.BaseTransport | None = None,
+    def __init__(self, settings: Settings, *, gate: HostGate | None = None,
+                 transport: httpx.BaseTransport | None = None,
                  resolver: Resolver = resolve_host, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  jitter: Callable[[], float] = random.random) -> None:
@@ -111,7 +108,7 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
-        self._last_request: dict[str, float] = {}
+        self._gate = gate or LocalHostGate(clock)
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self.requests = 0  # how many requests went out (for summaries and benchmarks)
 
@@ -265,14 +262,11 @@ class Fetcher:
             raise PrivateAddressError(url, f"refused: connected to non-public address {address}")
 
     def _wait_for_host(self, url: str) -> None:
-        host = urlsplit(url).netloc.lower()
         delay = max(self.settings.host_delay, self._crawl_delay(url))
-        last = self._last_request.get(host)
-        if last is not None and delay > 0:
-            wait = last + delay - self._clock()
+        if delay > 0:
+            wait = self._gate.reserve(urlsplit(url).netloc.lower(), delay)
             if wait > 0:
                 self._sleep(wait)
-        self._last_request[host] = self._clock()
 
     def _robots_key(self, url: str) -> str:
         parts = urlsplit(url)
@@ -326,60 +320,25 @@ class Fetcher:
         return decoder.finish()
 
 
-class BoundedDecoder:
-    """Decompresses gzip/deflate in steps of at most ``limit`` bytes of output."""
+class HostGate(Protocol):
+    """Spaces requests to one host; shared by every fetcher that uses the same gate."""
 
-    def __init__(self, encoding: str, url: str, limit: int) -> None:
-        if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise DecodingError(url, f"unsupported Content-Encoding {encoding!r}")
-        self.url = url
-        self.limit = limit
-        self.compressed = encoding not in ("", "identity")
-        self.wbits = 47 if encoding in ("gzip", "x-gzip") else 15  # 47: gzip or zlib header
-        self._decompressor = zlib.decompressobj(self.wbits) if self.compressed else None
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def feed(self, data: bytes) -> None:
-        if not self.compressed:
-            self._append(data)
-            return
-        while data:
-            try:
-                out = self._decompressor.decompress(data, self.limit - self._size + 1)
-            except zlib.error as error:
-                if self.wbits == 15 and self._size == 0:  # some servers send raw deflate
-                    self.wbits = -15
-                    self._decompressor = zlib.decompressobj(-15)
-                    continue
-                raise DecodingError(self.url, f"corrupt compressed body: {error}") from None
-            self._append(out)
-            data = self._decompressor.unconsumed_tail
-            if self._decompressor.eof and self._decompressor.unused_data:
-                data = self._decompressor.unused_data  # a further gzip member
-                self._decompressor = zlib.decompressobj(self.wbits)
-
-    def _append(self, data: bytes) -> None:
-        self._size += len(data)
-        if self._size > self.limit:
-            raise BodyTooLargeError(self.url, self.limit)
-        self._parts.append(data)
-
-    def finish(self) -> bytes:
-        if self._decompressor is not None:
-            self._append(self._decompressor.flush())
-        return b"".join(self._parts)
+    def reserve(self, host: str, delay: float) -> float:
+        """Book the host's next slot, ``delay`` seconds after the last; seconds to wait for it."""
 
 
-def check_html(result: FetchResult) -> None:
-    """Raise ContentTypeError unless the body is an HTML document."""
-    media_type = result.content_type.split(";")[0].strip().lower()
-    if media_type and media_type not in HTML_TYPES:
-        raise ContentTypeError(result.final_url, f"not an HTML page: Content-Type {media_type}")
-    head = result.body[:1024]
-    if head.lstrip().startswith(BINARY_SIGNATURES) or b"\x00" in head:
-        label = media_type or "no Content-Type"
-        raise ContentTypeError(result.final_url, f"binary body labelled {label}")
+class LocalHostGate:
+    """Spacing within one process (``pipeline.storage.hostgate`` spaces across processes)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._next: dict[str, float] = {}
+
+    def reserve(self, host: str, delay: float) -> float:
+        now = self._clock()
+        slot = max(now, self._next.get(host, now))
+        self._next[host] = slot + delay
+        return slot - now
 
 
 @contextmanager

@@ -118,3 +118,11 @@ class FeedReport:
     error: str | None = None
     duration: float = 0.0
     article_errors: tuple[str, ...] = field(default=())
+    transient: bool = False  # for a failed poll: worth retrying soon
+
+    def raise_for_failure(self) -> None:
+        """Raise TransientFeedError or PermanentFeedError when the poll failed."""
+        from pipeline.errors import PermanentFeedError, TransientFeedError
+
+        if self.status == "error":
+            raise (TransientFeedError if self.transient else PermanentFeedError)(self.feed, self.error or "")

@@ -12,13 +12,20 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from contextlib import nullcontext
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pipeline.dedup import fingerprint_text
-from pipeline.errors import ExtractionError, FeedParseError, FetchError, HTTPStatusError, StorageError
+from pipeline.errors import (
+    ExtractionError,
+    FeedParseError,
+    FetchError,
+    HTTPStatusError,
+    SettingsError,
+    StorageError,
+    is_transient,
+)
 from pipeline.extract import extract_article, summary_article
 from pipeline.feeds import parse_feed
 from pipeline.fetch import Fetcher
@@ -27,7 +34,8 @@ from pipeline.models import ArticleDraft, FeedConfig, FeedEntry, FeedReport
 from pipeline.schedule import is_due, next_poll_at
 from pipeline.seeds import load_feeds
 from pipeline.settings import Settings
-from pipeline.storage.engine import check_database, create_database_engine
+from pipeline.storage.engine import open_database
+from pipeline.storage.hostgate import DatabaseHostGate
 from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository
 from pipeline.urls import choose_canonical, clean_url
 
@@ -51,28 +59,48 @@ class CycleReport:
 
 
 def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, force: bool = False,
-              on_feed: Callable[[FeedReport], None] | None = None,
-              fetcher: Fetcher | None = None, clock: Clock = utcnow) -> CycleReport:
-    """Poll every due feed once; raises only when the cycle itself cannot run."""
+              on_feed: Callable[[FeedReport], None] | None = None, clock: Clock = utcnow) -> CycleReport:
+    """Poll every due feed once, one after the other; raises only when the cycle cannot run."""
     started = time.perf_counter()
     feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
-    engine = create_database_engine(settings.database_url)
-    try:
-        check_database(engine)
+    with open_database(settings.database_url) as engine:
         repository = Repository(engine)
         states = repository.sync_feeds(feeds, clock())
         reports = []
-        with nullcontext(fetcher) if fetcher else Fetcher(settings) as client:  # close only our own
+        with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
             for feed in feeds:
-                report = _run_or_skip(feed, states[feed.name], settings, client, repository,
+                report = _run_or_skip(feed, states[feed.name], settings, fetcher, repository,
                                       force, clock)
                 reports.append(report)
                 if on_feed is not None:
                     on_feed(report)
-            requests = client.requests
-    finally:
-        engine.dispose()
-    return CycleReport(tuple(reports), requests, time.perf_counter() - started)
+    return CycleReport(tuple(reports), fetcher.requests, time.perf_counter() - started)
+
+
+def plan_cycle(settings: Settings, *, force: bool = False, clock: Clock = utcnow) -> list[str]:
+    """Names of the feeds due now (their interval, stretched by backoff after failures)."""
+    feeds = load_feeds(settings.feeds_path)
+    with open_database(settings.database_url) as engine:
+        states = Repository(engine).sync_feeds(feeds, clock())
+    now = clock()
+    return [f.name for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
+
+
+def poll_one(settings: Settings, name: str, *, clock: Clock = utcnow) -> FeedReport:
+    """One feed's poll on its own, as a scheduler's task runs it (e.g. an Airflow mapped task)."""
+    feed = next((f for f in load_feeds(settings.feeds_path) if f.name == name), None)
+    if feed is None:
+        raise SettingsError(f"{settings.feeds_path}: no feed named {name!r}")
+    with open_database(settings.database_url) as engine:
+        repository = Repository(engine)
+        state = repository.sync_feeds([feed], clock())[name]
+        with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
+            try:
+                return run_feed(feed, state, settings=settings, fetcher=fetcher,
+                                repository=repository, clock=clock)
+            except StorageError as error:
+                log.error("feed=%s storage error: %s", name, error)
+                return FeedReport(name, "error", error=str(error), transient=True)
 
 
 def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher: Fetcher,
@@ -86,7 +114,7 @@ def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher
                         clock=clock)
     except StorageError as error:
         log.error("feed=%s storage error: %s", feed.name, error)
-        return FeedReport(feed.name, "error", error=str(error))
+        return FeedReport(feed.name, "error", error=str(error), transient=True)
 
 
 def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher: Fetcher,
@@ -97,6 +125,7 @@ def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher:
         result = fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
         if result.not_modified:
             repository.store_poll(poll.record("not_modified", http_status=304))
+            log.info("feed=%s not modified (304)", feed.name)
             return poll.report("not_modified", http_status=304)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url,
                             content_type=result.content_type, max_entries=settings.max_entries)
@@ -105,7 +134,8 @@ def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher:
         log.warning("feed=%s failed: %s", feed.name, error)
         repository.store_poll(poll.record("error", http_status=http and http.status, error=str(error),
                                           retry_after=http and http.retry_after))
-        return poll.report("error", http_status=http and http.status, error=str(error))
+        return poll.report("error", http_status=http and http.status, error=str(error),
+                           transient=is_transient(error))
 
     fresh, links, known = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
     drafts = build_drafts(fresh, feed, fetcher)

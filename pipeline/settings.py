@@ -90,6 +90,7 @@ class Settings:
     max_retry_after: float = 60.0
     max_entries: int = 100
     max_feed_backoff: float = 6 * 3600.0
+    poll_retention: float = 30 * 86400.0
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -204,4 +205,5 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "max_retry_after": _seconds(allow_zero=True),
     "max_entries": _positive(int),
     "max_feed_backoff": _seconds(),
+    "poll_retention": _seconds(),
 }

@@ -33,6 +33,7 @@ class FixtureServer:
         self.root = root
         self.requests: Counter[str] = Counter()
         self.headers: list[tuple[str, dict[str, str]]] = []
+        self.times: list[tuple[str, float]] = []  # (path, monotonic time) of every request
         self.replaced: dict[str, Path] = {}  # path -> file served instead (new versions)
         self.fault_state: Counter[str] = Counter()
         self.hang_seconds = 30.0
@@ -62,6 +63,7 @@ class FixtureServer:
         with self._lock:
             self.requests.clear()
             self.headers.clear()
+            self.times.clear()
             self.fault_state.clear()
 
     def count(self, prefix: str = "") -> int:
@@ -73,6 +75,7 @@ class FixtureServer:
         with self._lock:
             self.requests[path] += 1
             self.headers.append((path, headers))
+            self.times.append((path, time.monotonic()))
 
     def body_of(self, path: str) -> bytes | None:
         file = self.replaced.get(path)

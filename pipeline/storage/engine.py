@@ -7,6 +7,8 @@ processes (Airflow's mapped tasks) can write one file; PostgreSQL goes through p
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -83,3 +85,14 @@ def check_database(engine: Engine) -> None:
 def short_error(error: SQLAlchemyError) -> str:
     """The driver's first line, without SQLAlchemy's statement dump."""
     return str(error.orig if getattr(error, "orig", None) is not None else error).strip().splitlines()[0]
+
+
+@contextmanager
+def open_database(url: str) -> Iterator[Engine]:
+    """An engine for a migrated article database, disposed of afterwards."""
+    engine = create_database_engine(url)
+    try:
+        check_database(engine)
+        yield engine
+    finally:
+        engine.dispose()

@@ -47,7 +47,8 @@ def feed_health(engine: Engine) -> list[dict[str, Any]]:
         "status": row.Feed.last_status, "last_polled_at": row.Feed.last_polled_at,
         "last_success_at": row.Feed.last_success_at,
         "failures": row.Feed.consecutive_failures, "next_poll_at": row.Feed.next_poll_at,
-        "articles": row[1], "error": row.Feed.last_error,
+        "articles": row[1], "error": row.Feed.last_error, "health": row.Feed.health,
+        "health_note": row.Feed.health_note,
     } for row in rows]
 
 

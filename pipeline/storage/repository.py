@@ -209,10 +209,10 @@ class Repository:
                 Article.canonical_url == baseline.url)).scalar_one(), False
 
     def _begin(self):
-        return _storage_errors(self.engine.begin)
+        return storage_errors(self.engine.begin)
 
     def _connect(self):
-        return _storage_errors(self.engine.connect)
+        return storage_errors(self.engine.connect)
 
 
 def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
 
 
 @contextmanager
-def _storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
+def storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
     """Open a connection or a transaction; driver errors become StorageError."""
     try:
         with opener() as connection:

@@ -79,6 +79,9 @@ class Feed(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    health: Mapped[str | None] = mapped_column(String(20))  # set by maintenance: ok, failing, silent, …
+    health_note: Mapped[str | None] = mapped_column(Text)
+    health_checked_at: Mapped[datetime | None]
 
 
 class Poll(Base):
@@ -148,3 +151,28 @@ class Entry(Base):
     title: Mapped[str] = mapped_column(Text, default="")
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime]
+
+
+class HostSlot(Base):
+    """When a host may next be asked: per-host spacing shared by every worker."""
+
+    __tablename__ = "host_slots"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    next_request_at: Mapped[datetime]
+
+
+class MaintenanceRun(Base):
+    """One run of the daily maintenance: feed health and housekeeping."""
+
+    __tablename__ = "maintenance_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    feeds_checked: Mapped[int] = mapped_column(Integer)
+    feeds_failing: Mapped[int] = mapped_column(Integer)
+    feeds_silent: Mapped[int] = mapped_column(Integer)
+    feeds_unpolled: Mapped[int] = mapped_column(Integer)
+    polls_pruned: Mapped[int] = mapped_column(Integer)
+    statistics_refreshed: Mapped[bool] = mapped_column(Boolean)

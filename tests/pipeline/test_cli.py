@@ -38,3 +38,20 @@ def test_feeds_lists_health(tmp_path, capsys):
 def test_the_console_script(args, code):
     done = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True)
     assert done.returncode == code
+
+
+def test_run_only_one_feed(tmp_path, server, capsys):
+    from tests.conftest import make_settings
+    from tests.world import write_feed_list
+
+    feeds = write_feed_list(tmp_path / "feeds.toml", server)
+    settings = make_settings(tmp_path)
+    common = ["--database-url", settings.database_url, "--baseline", str(settings.baseline_dir)]
+    assert main(["init", *common]) == 0
+    flags = ["--feeds", str(feeds), "--allowed-private-hosts", "127.0.0.1", "--host-delay", "0"]
+    assert main(["run", *common, *flags, "--only", "visnyk"]) == 0
+    assert server.requests["/feeds/visnyk.xml"] == 1 and server.requests["/feeds/cbc-world.xml"] == 0
+    assert main(["run", *common, *flags, "--only", "visnyk"]) == 0  # not due, but asked for
+    assert server.requests["/feeds/visnyk.xml"] == 2
+    assert main(["run", *common, *flags, "--only", "nope"]) == 2
+    assert "no feed named 'nope'" in capsys.readouterr().err

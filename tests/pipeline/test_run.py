@@ -1,0 +1,105 @@
+"""Composing a cycle: planning due feeds, one feed's poll on its own, failure classes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.errors import (
+    BodyTooLargeError,
+    FeedParseError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    PermanentFeedError,
+    PrivateAddressError,
+    StorageError,
+    TransientFeedError,
+    TransportError,
+    is_transient,
+)
+from pipeline.models import FeedReport
+from pipeline.run import plan_cycle, poll_one
+from tests.conftest import make_settings
+from tests.world import FEEDS, write_feed_list
+
+
+@pytest.fixture
+def settings(tmp_path, server):
+    write_feed_list(tmp_path / "feeds.toml", server, faults=True)
+    settings = make_settings(tmp_path, fetch_timeout=2, fetch_retries=0)
+    assert main(["init", "--database-url", settings.database_url,
+                 "--baseline", str(settings.baseline_dir)]) == 0
+    return settings
+
+
+def test_plan_polls_what_is_due(settings):
+    everything = plan_cycle(settings)
+    assert everything[:len(FEEDS)] == [f["name"] for f in FEEDS]
+    poll_one(settings, "cbc-world")
+    later = plan_cycle(settings)
+    assert "cbc-world" not in later and len(later) == len(everything) - 1
+    assert "cbc-world" in plan_cycle(settings, force=True)
+    in_an_hour = plan_cycle(settings, clock=lambda: datetime.now(timezone.utc) + timedelta(hours=1))
+    assert "cbc-world" in in_an_hour
+
+
+def test_poll_one_reports_and_classifies(settings, server):
+    server.hang_seconds = 4
+    ok = poll_one(settings, "cbc-world")
+    assert ok.status == "ok" and ok.new > 0
+    ok.raise_for_failure()  # nothing to raise
+    malformed = poll_one(settings, "fault-malformed")
+    with pytest.raises(PermanentFeedError, match="feed 'fault-malformed' failed: malformed feed"):
+        malformed.raise_for_failure()
+    with pytest.raises(TransientFeedError, match="HTTP 500"):
+        poll_one(settings, "fault-500").raise_for_failure()
+    with pytest.raises(TransientFeedError, match="timed out"):
+        poll_one(settings, "fault-hang").raise_for_failure()
+
+
+def test_poll_one_names_an_unknown_feed(settings):
+    from pipeline.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="no feed named 'nope'"):
+        poll_one(settings, "nope")
+
+
+def test_parallel_polls_of_one_host_are_spaced_through_the_database(tmp_path, server):
+    import threading
+    import time
+
+    write_feed_list(tmp_path / "feeds.toml", server)
+    settings = make_settings(tmp_path, host_delay=0.3)
+    main(["init", "--database-url", settings.database_url, "--baseline", str(settings.baseline_dir)])
+    threads = [threading.Thread(target=poll_one, args=(settings, f["name"])) for f in FEEDS[:4]]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    times = sorted(t for _, t in server.times)
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    assert len(times) >= 4 and min(gaps) >= 0.25  # never two requests to the host at once
+    assert time.monotonic() - started >= 0.3 * (len(times) - 1)
+
+
+@pytest.mark.parametrize("error, transient", [
+    (FetchTimeoutError("u", "timed out"), True),
+    (TransportError("u", "connection reset"), True),
+    (HTTPStatusError("u", 503), True),
+    (HTTPStatusError("u", 429, retry_after=3600), False),
+    (HTTPStatusError("u", 404), False),
+    (HTTPStatusError("u", 410), False),
+    (BodyTooLargeError("u", 10), False),
+    (PrivateAddressError("u", "refused"), False),
+    (FeedParseError("f", "malformed"), False),
+    (StorageError("database is locked"), True),
+])
+def test_what_is_worth_retrying(error, transient):
+    assert is_transient(error) is transient
+
+
+def test_a_report_without_failure_raises_nothing():
+    FeedReport("x", "not_modified").raise_for_failure()

@@ -1,0 +1,112 @@
+"""The README's first command, for real: `./dev up` starts Airflow standalone with newswatch's
+DAGs unpaused, the scheduled poll stores the fixture world's articles, and Ctrl-C leaves
+no process behind. Runs in a temporary data directory on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.world import ARTICLES, write_feed_list
+
+STARTUP_LIMIT = 300  # seconds for migrations, parsing, the first scheduled run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get_json(url: str, token: str | None = None, data: dict | None = None) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(data).encode() if data else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def wait_for(check, deadline: float, what: str, process: subprocess.Popen):
+    last_error = None
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"./dev up exited with {process.returncode} while waiting for {what}"
+        try:
+            result = check()
+            if result:
+                return result
+        except (OSError, ValueError, sqlite3.Error) as error:
+            last_error = error
+        time.sleep(2)
+    pytest.fail(f"timed out waiting for {what} (last error: {last_error})")
+
+
+def processes_using(home: Path) -> list[int]:
+    """Processes whose environment names this AIRFLOW_HOME (what `./dev up` started)."""
+    marker = f"AIRFLOW_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
+    data = tmp_path / "data"
+    home = data / "airflow"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "NEWSWATCH_"))}
+    env.update(NEWSWATCH_DATA_DIR=str(data), NEWSWATCH_AIRFLOW_PORT=str(port),
+               AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+               AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+               NEWSWATCH_FEEDS=str(write_feed_list(tmp_path / "feeds.toml", server)),
+               NEWSWATCH_ALLOWED_PRIVATE_HOSTS="127.0.0.1", NEWSWATCH_HOST_DELAY="0")
+    log = open(tmp_path / "dev-up.log", "w")
+    process = subprocess.Popen([str(ROOT / "dev"), "up"], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_LIMIT
+    try:
+        health = wait_for(lambda: (h := get_json(f"{base}/api/v2/monitor/health")) and all(
+            h[part]["status"] == "healthy" for part in ("metadatabase", "scheduler", "triggerer",
+                                                       "dag_processor")) and h,
+                          deadline, "a healthy Airflow", process)
+        assert health["metadatabase"]["status"] == "healthy"
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        token = get_json(f"{base}/auth/token", data={"username": "admin", "password": password})["access_token"]
+        dag = wait_for(lambda: get_json(f"{base}/api/v2/dags/newswatch_poll", token), deadline,
+                       "newswatch_poll to be listed", process)
+        assert dag["is_paused"] is False and "newswatch" in {t["name"] for t in dag["tags"]}
+
+        def articles() -> int:
+            with sqlite3.connect(data / "newswatch.db") as connection:
+                return connection.execute("select count(*) from articles where not is_baseline").fetchone()[0]
+
+        stored = wait_for(lambda: articles() >= len(ARTICLES) and articles(), deadline,
+                          "the first scheduled poll to store the fixture articles", process)
+        assert stored == len(ARTICLES)
+        assert "log in as admin, password:" in (tmp_path / "dev-up.log").read_text()
+    finally:
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            process.wait(timeout=60)
+        finally:
+            leftovers = processes_using(home)
+            for pid in leftovers:
+                os.kill(pid, signal.SIGKILL)
+            log.close()
+    assert process.returncode == 130
+    assert leftovers == [], f"processes left behind: {leftovers}"
