@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.errors import PermanentFeedError, TransientFeedError
+
 
 @dataclass(frozen=True)
 class FeedConfig:
@@ -122,7 +124,5 @@ class FeedReport:
 
     def raise_for_failure(self) -> None:
         """Raise TransientFeedError or PermanentFeedError when the poll failed."""
-        from pipeline.errors import PermanentFeedError, TransientFeedError
-
         if self.status == "error":
             raise (TransientFeedError if self.transient else PermanentFeedError)(self.feed, self.error or "")

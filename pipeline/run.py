@@ -95,12 +95,7 @@ def poll_one(settings: Settings, name: str, *, clock: Clock = utcnow) -> FeedRep
         repository = Repository(engine)
         state = repository.sync_feeds([feed], clock())[name]
         with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
-            try:
-                return run_feed(feed, state, settings=settings, fetcher=fetcher,
-                                repository=repository, clock=clock)
-            except StorageError as error:
-                log.error("feed=%s storage error: %s", name, error)
-                return FeedReport(name, "error", error=str(error), transient=True)
+            return _run_or_skip(feed, state, settings, fetcher, repository, True, clock)
 
 
 def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher: Fetcher,
