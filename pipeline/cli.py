@@ -1,4 +1,4 @@
-"""The ``newswatch`` command: init, run, feeds, maintain, export.
+"""The ``newswatch`` command: init, run, feeds, maintain, stories, export.
 
 Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
 the summary and the database), 2 for invalid settings or arguments, 3 when the
@@ -8,6 +8,7 @@ article database cannot be reached or migrated.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,13 +24,14 @@ from sqlalchemy.engine import make_url
 from pipeline.dedup import fingerprint_text
 from pipeline.errors import SettingsError, StorageError
 from pipeline.export import FORMATS, write_records
+from pipeline.labels import Labeller
 from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import create_database_engine, migrate, open_database
-from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records
+from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records, list_stories
 from pipeline.storage.repository import Repository
 from pipeline.storage.upkeep import last_maintenance
 
@@ -83,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="feed health verdicts and housekeeping (what the daily DAG does)")
     maintain.set_defaults(handler=command_maintain)
 
+    stories = commands.add_parser("stories", parents=[common], help="story clusters and their articles")
+    stories.add_argument("--limit", type=int, default=20, help="how many stories (most recent first)")
+    stories.add_argument("--min-articles", type=int, default=1, help="only stories with this many articles")
+    stories.add_argument("--topic", help="only stories with an article on this topic (e.g. summit)")
+    stories.add_argument("--format", choices=("table", "json"), default="table")
+    stories.set_defaults(handler=command_stories)
+
     export = commands.add_parser("export", parents=[common], help="export articles")
     export.add_argument("--format", choices=FORMATS, default="jsonl")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -98,12 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_init(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     baseline = load_baseline(settings.baseline_dir)
+    labeller = Labeller(settings.topics_path, baseline)
     engine = create_database_engine(settings.database_url)
     try:
         revision = migrate(engine)
         fingerprint = fingerprint_text(baseline.text, from_page=False)
         article_id, created = Repository(engine).load_baseline(
-            baseline, fingerprint.text_sha256, fingerprint.word_count, datetime.now(timezone.utc))
+            baseline, fingerprint.text_sha256, fingerprint.word_count, datetime.now(timezone.utc),
+            labels=labeller.label(baseline.title, baseline.text, baseline.language))
     finally:
         engine.dispose()
     console.print(f"database {_safe_url(settings.database_url)} at revision {revision}; "
@@ -139,7 +150,7 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
 def summary_table(cycle: CycleReport) -> Table:
     table = Table(title=f"newswatch cycle: {cycle.new} new articles, {cycle.requests} requests, "
                         f"{cycle.duration:.1f} s", title_justify="left")
-    for column in ("feed", "status", "HTTP", "entries", "new", "duplicates", "known", "errors"):
+    for column in ("feed", "status", "HTTP", "entries", "new", "duplicates", "known", "errors", "versions"):
         table.add_column(column, justify="right" if column not in ("feed", "status") else "left")
     table.add_column("note", overflow="fold", max_width=60)
     colours = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "dim"}
@@ -147,7 +158,7 @@ def summary_table(cycle: CycleReport) -> Table:
         note = r.error or (r.article_errors[0] if r.article_errors else "")
         table.add_row(r.feed, f"[{colours.get(r.status, 'white')}]{r.status}[/]",
                       str(r.http_status or ""), str(r.entries), str(r.new), str(r.duplicates),
-                      str(r.known), str(r.errors), note)
+                      str(r.known), str(r.errors), str(r.versions), note)
     return table
 
 
@@ -188,6 +199,32 @@ def command_maintain(args: argparse.Namespace, settings: Settings, console: Cons
     record = keep_house(settings, health_counts(verdicts))
     console.print(f"{record.feeds_checked} feeds checked; {record.polls_pruned} old polls pruned; "
                   "statistics refreshed", highlight=False)
+    return 0
+
+
+def command_stories(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    with open_database(settings.database_url) as engine:
+        stories = list_stories(engine, limit=args.limit, min_articles=args.min_articles, topic=args.topic)
+    out = _stdout()
+    if args.format == "json":
+        out.print_json(json.dumps(stories, default=str, ensure_ascii=False))
+        return 0
+    for story in stories:
+        table = Table(title=f"story {story['id']}: {story['title']}  ({story['article_count']} articles; "
+                            f"{', '.join(story['languages'])}; {', '.join(story['outlets'])})",
+                      title_justify="left")
+        for column in ("id", "published", "lang", "outlet", "baseline", "title"):
+            table.add_column(column, overflow="fold")
+        for article in story["articles"]:
+            title = article["title"] + (f"  [copy of {article['duplicate_of']}]" if article["duplicate_of"] else "")
+            title += f"  [v{article['version']}]" if article["version"] > 1 else ""
+            similarity = article["baseline_similarity"]
+            table.add_row(str(article["id"]), _when(article["published_at"]), article["language"],
+                          article["outlet"], "seed" if article["is_baseline"] else
+                          (f"{similarity:.2f}" if similarity is not None else "—"), title)
+        out.print(table)
+    if not stories:
+        out.print("no stories yet")
     return 0
 
 

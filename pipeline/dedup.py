@@ -1,10 +1,21 @@
-"""Deduplication: what makes two articles the same article.
+"""Deduplication: what makes two articles the same article, or copies of one.
 
 Exact duplicates are found by a hash of the normalised text (Unicode NFKC, case
 folded, words only — so whitespace, punctuation and typographic quotes do not matter).
 The hash identifies an article only when the text came from its page and is long
 enough to be specific; two different videos whose feeds share a two-line teaser must
-not collapse into one. Nothing here touches the network or the database.
+not collapse into one.
+
+Near-duplicates — a wire story printed by two outlets with different boilerplate, a
+paragraph dropped, a sentence reworded — are found with MinHash over word 4-shingles
+(datasketch) and locality-sensitive hashing: the signature is cut into bands, each band
+hashed to one 64-bit key that the database indexes, so a lookup touches the few
+articles sharing a key, never the whole store. Candidates are then judged by their
+estimated *containment* (how much of the shorter text the longer one holds), which
+keeps a copy that lost or gained boilerplate. Parameters were measured on the AEB
+outputs of seven extractors (bench/dedup.py): precision 0.999, recall 0.964.
+
+Nothing here touches the network or the database.
 """
 
 from __future__ import annotations
@@ -12,10 +23,19 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+from datasketch import MinHash
 
 from pipeline.models import Fingerprint
 
 MIN_IDENTIFYING_WORDS = 25
+SHINGLE_WORDS = 4
+NUM_PERM = 128
+BANDS, ROWS = 42, 3  # 126 of the 128 hash values; a pair at Jaccard 0.3 meets in a band 69 % of the time
+MIN_CONTAINMENT = 0.5  # measured: no pair of different AEB pages reaches 0.31
+MIN_SHINGLES = 20  # shorter texts are too thin to call anything a copy of them
 _WORD = re.compile(r"\w+")
 
 
@@ -31,3 +51,72 @@ def fingerprint_text(text: str, *, from_page: bool) -> Fingerprint:
     words = normalized.count(" ") + 1 if normalized else 0
     identifying = from_page and words >= MIN_IDENTIFYING_WORDS
     return Fingerprint(text_sha256=digest, word_count=words, dedup_key=digest if identifying else None)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A text's MinHash signature and the size of its shingle set."""
+
+    values: np.ndarray  # NUM_PERM uint32
+    shingles: int
+
+    def to_bytes(self) -> bytes:
+        return self.values.astype("<u4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, shingles: int) -> "Signature":
+        return cls(np.frombuffer(data, dtype="<u4"), shingles)
+
+
+@dataclass(frozen=True)
+class NearMatch:
+    article_id: int
+    jaccard: float
+    containment: float
+
+    @property
+    def reason(self) -> str:
+        return (f"near-duplicate of {self.article_id}, Jaccard {self.jaccard:.2f}, "
+                f"containment {self.containment:.2f}")
+
+
+def shingle_set(text: str) -> set[bytes]:
+    words = normalize_text(text).split()
+    return {" ".join(words[i:i + SHINGLE_WORDS]).encode() for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def signature_of(text: str) -> Signature | None:
+    """The MinHash signature of ``text``, or None when it is too short to judge."""
+    shingles = shingle_set(text)
+    if len(shingles) < MIN_SHINGLES:
+        return None
+    minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+    minhash.update_batch(list(shingles))
+    return Signature(minhash.hashvalues.astype(np.uint32), len(shingles))
+
+
+def band_keys(signature: Signature) -> list[int]:
+    """One signed 64-bit key per band: what the database indexes."""
+    keys = []
+    for band in range(BANDS):
+        rows = signature.values[band * ROWS:(band + 1) * ROWS].astype("<u4").tobytes()
+        digest = hashlib.blake2b(band.to_bytes(2, "little") + rows, digest_size=8).digest()
+        keys.append(int.from_bytes(digest, "little", signed=True))
+    return keys
+
+
+def compare(a: Signature, b: Signature) -> tuple[float, float]:
+    """Estimated Jaccard similarity and containment of two texts' shingle sets."""
+    jaccard = float(np.mean(a.values == b.values))
+    common = jaccard * (a.shingles + b.shingles) / (1 + jaccard)
+    return jaccard, min(1.0, common / min(a.shingles, b.shingles))
+
+
+def best_near_match(signature: Signature, candidates: dict[int, Signature]) -> NearMatch | None:
+    """The candidate this text is a near-duplicate of (the closest; ties: the oldest id)."""
+    best: NearMatch | None = None
+    for article_id in sorted(candidates):
+        jaccard, containment = compare(signature, candidates[article_id])
+        if containment >= MIN_CONTAINMENT and (best is None or containment > best.containment):
+            best = NearMatch(article_id, round(jaccard, 4), round(containment, 4))
+    return best

@@ -70,6 +70,7 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
         "site_name": (document.sitename if document is not None else "") or "",
         "canonical_url": canonical,
         "declared_language": declared_language,
+        "page_title": (document.title if document is not None else "") or "",
     }
     words, summary_words = count_words(text), count_words(entry.summary)
     if summary_words > words:

@@ -124,19 +124,18 @@ class Fetcher:
     def fetch_feed(self, url: str, *, etag: str | None = None,
                    last_modified: str | None = None) -> FetchResult:
         """GET a feed, conditionally when a validator from the last poll is given."""
-        headers = {"Accept": FEED_ACCEPT}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        headers = _conditional({"Accept": FEED_ACCEPT}, etag, last_modified)
         # A feed the operator subscribed to is fetched without consulting robots.txt, as
         # feed readers do: polling N unchanged feeds costs exactly N conditional requests.
         return self._fetch_with_retries(url, headers, robots=False)
 
-    def fetch_page(self, url: str) -> FetchResult:
-        """GET an article page; refuse anything that is not HTML."""
-        result = self._fetch_with_retries(url, {"Accept": PAGE_ACCEPT}, robots=True)
-        check_html(result)
+    def fetch_page(self, url: str, *, etag: str | None = None,
+                   last_modified: str | None = None) -> FetchResult:
+        """GET an article page (conditionally, on a re-check); refuse anything not HTML."""
+        result = self._fetch_with_retries(url, _conditional({"Accept": PAGE_ACCEPT}, etag, last_modified),
+                                          robots=True)
+        if not result.not_modified:
+            check_html(result)
         return result
 
     def _fetch_with_retries(self, url: str, headers: dict[str, str], *, robots: bool) -> FetchResult:
@@ -339,6 +338,14 @@ class LocalHostGate:
         slot = max(now, self._next.get(host, now))
         self._next[host] = slot + delay
         return slot - now
+
+
+def _conditional(headers: dict[str, str], etag: str | None, last_modified: str | None) -> dict[str, str]:
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 @contextmanager

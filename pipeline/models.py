@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipeline.errors import PermanentFeedError, TransientFeedError
+
+if TYPE_CHECKING:  # values of later stages, carried along; no import cycle at run time
+    from pipeline.dedup import Signature
+    from pipeline.labels import ArticleLabels
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class ExtractedArticle:
     canonical_url: str | None = None
     declared_language: str | None = None
     note: str | None = None  # why the fallback was taken, or why the page failed
+    page_title: str = ""  # the page's own headline, compared between re-checks
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,10 @@ class ArticleDraft:
     language: LanguageGuess
     fingerprint: Fingerprint
     fetch_error: str | None = None
+    signature: Signature | None = None
+    labels: ArticleLabels | None = None
+    etag: str | None = None  # the page's validators, for re-checks
+    last_modified: str | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class FeedReport:
     duration: float = 0.0
     article_errors: tuple[str, ...] = field(default=())
     transient: bool = False  # for a failed poll: worth retrying soon
+    versions: int = 0  # new versions found by re-checks
 
     def raise_for_failure(self) -> None:
         """Raise TransientFeedError or PermanentFeedError when the poll failed."""

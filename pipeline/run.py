@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pipeline.dedup import fingerprint_text
+from pipeline.drafts import draft_from_page
 from pipeline.errors import (
-    ExtractionError,
     FeedParseError,
     FetchError,
     HTTPStatusError,
@@ -26,18 +26,18 @@ from pipeline.errors import (
     StorageError,
     is_transient,
 )
-from pipeline.extract import extract_article, summary_article
 from pipeline.feeds import parse_feed
 from pipeline.fetch import Fetcher
-from pipeline.language import detect_language
+from pipeline.labels import Labeller
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry, FeedReport
 from pipeline.schedule import is_due, next_poll_at
-from pipeline.seeds import load_feeds
+from pipeline.rechecks import RecheckCounts, recheck_articles
+from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.hostgate import DatabaseHostGate
 from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository
-from pipeline.urls import choose_canonical, clean_url
+from pipeline.versions import next_check_at
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -58,23 +58,41 @@ class CycleReport:
         return sum(report.new for report in self.feeds)
 
 
+@dataclass(frozen=True)
+class Cycle:
+    """What a cycle works with: settings, one HTTP client, the database, the labeller, a clock."""
+
+    settings: Settings
+    fetcher: Fetcher
+    repository: Repository
+    labeller: Labeller
+    clock: Clock
+
+
+@contextmanager
+def open_cycle(settings: Settings, clock: Clock = utcnow) -> Iterator[Cycle]:
+    """The database (checked), a fetcher spacing hosts through it, and the labeller."""
+    baseline = load_baseline(settings.baseline_dir)
+    labeller = Labeller(settings.topics_path, baseline)
+    with open_database(settings.database_url) as engine:
+        with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
+            yield Cycle(settings, fetcher, Repository(engine), labeller, clock)
+
+
 def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, force: bool = False,
               on_feed: Callable[[FeedReport], None] | None = None, clock: Clock = utcnow) -> CycleReport:
     """Poll every due feed once, one after the other; raises only when the cycle cannot run."""
     started = time.perf_counter()
     feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
-    with open_database(settings.database_url) as engine:
-        repository = Repository(engine)
-        states = repository.sync_feeds(feeds, clock())
+    with open_cycle(settings, clock) as cycle:
+        states = cycle.repository.sync_feeds(feeds, clock())
         reports = []
-        with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
-            for feed in feeds:
-                report = _run_or_skip(feed, states[feed.name], settings, fetcher, repository,
-                                      force, clock)
-                reports.append(report)
-                if on_feed is not None:
-                    on_feed(report)
-    return CycleReport(tuple(reports), fetcher.requests, time.perf_counter() - started)
+        for feed in feeds:
+            report = _run_or_skip(feed, states[feed.name], cycle, force)
+            reports.append(report)
+            if on_feed is not None:
+                on_feed(report)
+    return CycleReport(tuple(reports), cycle.fetcher.requests, time.perf_counter() - started)
 
 
 def plan_cycle(settings: Settings, *, force: bool = False, clock: Clock = utcnow) -> list[str]:
@@ -91,37 +109,34 @@ def poll_one(settings: Settings, name: str, *, clock: Clock = utcnow) -> FeedRep
     feed = next((f for f in load_feeds(settings.feeds_path) if f.name == name), None)
     if feed is None:
         raise SettingsError(f"{settings.feeds_path}: no feed named {name!r}")
-    with open_database(settings.database_url) as engine:
-        repository = Repository(engine)
-        state = repository.sync_feeds([feed], clock())[name]
-        with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
-            return _run_or_skip(feed, state, settings, fetcher, repository, True, clock)
+    with open_cycle(settings, clock) as cycle:
+        state = cycle.repository.sync_feeds([feed], clock())[name]
+        return _run_or_skip(feed, state, cycle, True)
 
 
-def _run_or_skip(feed: FeedConfig, state: FeedState, settings: Settings, fetcher: Fetcher,
-                 repository: Repository, force: bool, clock: Clock) -> FeedReport:
+def _run_or_skip(feed: FeedConfig, state: FeedState, cycle: Cycle, force: bool) -> FeedReport:
     if not feed.enabled:
         return FeedReport(feed.name, "skipped", error="disabled")
-    if not (force or is_due(state.next_poll_at, clock())):
+    if not (force or is_due(state.next_poll_at, cycle.clock())):
         return FeedReport(feed.name, "skipped", error=f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z")
     try:
-        return run_feed(feed, state, settings=settings, fetcher=fetcher, repository=repository,
-                        clock=clock)
+        return run_feed(feed, state, cycle)
     except StorageError as error:
         log.error("feed=%s storage error: %s", feed.name, error)
         return FeedReport(feed.name, "error", error=str(error), transient=True)
 
 
-def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher: Fetcher,
-             repository: Repository, clock: Clock = utcnow) -> FeedReport:
-    """Poll one feed and store what it brought, in one transaction."""
-    poll = _Poll(feed, state, settings, clock)
+def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle) -> FeedReport:
+    """Poll one feed and store what it brought in one transaction; then re-check due articles."""
+    settings, repository = cycle.settings, cycle.repository
+    poll = _Poll(feed, state, settings, cycle.clock)
     try:
-        result = fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
+        result = cycle.fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
         if result.not_modified:
             repository.store_poll(poll.record("not_modified", http_status=304))
             log.info("feed=%s not modified (304)", feed.name)
-            return poll.report("not_modified", http_status=304)
+            rechecked = _recheck(feed, state, (), cycle)
+            return poll.report("not_modified", http_status=304, versions=rechecked.changed)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url,
                             content_type=result.content_type, max_entries=settings.max_entries)
     except (FetchError, FeedParseError) as error:
@@ -132,20 +147,29 @@ def run_feed(feed: FeedConfig, state: FeedState, *, settings: Settings, fetcher:
         return poll.report("error", http_status=http and http.status, error=str(error),
                            transient=is_transient(error))
 
-    fresh, links, known = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
-    drafts = build_drafts(fresh, feed, fetcher)
+    split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
+    drafts = build_drafts(split.fresh, feed, cycle.fetcher, cycle.labeller)
     failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
     warning = f"warning: {parsed.warning}" if parsed.warning else None
+    now = cycle.clock()
     counts = repository.store_poll(
-        poll.record("ok", http_status=result.status, entries=len(parsed.entries), known=known,
+        poll.record("ok", http_status=result.status, entries=len(parsed.entries), known=split.known,
                     errors=len(failed), etag=result.etag, last_modified=result.last_modified,
                     error=warning),
-        drafts, links, outlet=feed.outlet)
-    log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d", feed.name,
-             len(parsed.entries), counts.new, counts.duplicates, known, len(failed))
+        drafts, split.links, outlet=feed.outlet,
+        next_check=next_check_at(now, 0, now, first=settings.recheck_first, until=settings.recheck_until))
+    rechecked = _recheck(feed, state, split.moved, cycle)
+    log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d versions=%d", feed.name,
+             len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), rechecked.changed)
     return poll.report("ok", http_status=result.status, entries=len(parsed.entries), new=counts.new,
-                       duplicates=counts.duplicates, known=known, errors=len(failed),
-                       error=warning, article_errors=failed)
+                       duplicates=counts.duplicates, known=split.known, errors=len(failed),
+                       error=warning, article_errors=failed, versions=rechecked.changed)
+
+
+def _recheck(feed: FeedConfig, state: FeedState, moved: Sequence[tuple[FeedEntry, int]],
+             cycle: Cycle) -> RecheckCounts:
+    return recheck_articles(feed, state.id, moved, settings=cycle.settings, fetcher=cycle.fetcher,
+                            engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock())
 
 
 class _Poll:
@@ -168,23 +192,33 @@ class _Poll:
         return FeedReport(self.feed.name, status, duration=time.perf_counter() - self.timer, **fields)
 
 
-def split_entries(entries: Sequence[FeedEntry], known: KnownEntries
-                  ) -> tuple[list[FeedEntry], list[tuple[FeedEntry, int]], int]:
-    """Entries to fetch; entries that are articles we already have; count seen in this feed."""
-    fresh: list[FeedEntry] = []
-    links: list[tuple[FeedEntry, int]] = []
-    known_count = 0
+@dataclass(frozen=True)
+class SplitEntries:
+    fresh: list[FeedEntry]  # to fetch
+    links: list[tuple[FeedEntry, int]]  # articles we already have, under another feed or URL
+    moved: list[tuple[FeedEntry, int]]  # this feed's known entries, now at another address
+    known: int  # entries this feed listed before, unchanged
+
+
+def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEntries:
+    """What to do with each entry of a poll."""
+    split = SplitEntries([], [], [], 0)
     for entry in entries:
-        if entry.guid in known.guids:
-            known_count += 1
+        if entry.guid in known.by_guid:
+            article_id, url = known.by_guid[entry.guid]
+            if url == entry.url:
+                split = dataclasses.replace(split, known=split.known + 1)
+            else:
+                split.moved.append((entry, article_id))
         elif entry.url in known.article_by_url:
-            links.append((entry, known.article_by_url[entry.url]))
+            split.links.append((entry, known.article_by_url[entry.url]))
         else:
-            fresh.append(entry)
-    return fresh, links, known_count
+            split.fresh.append(entry)
+    return split
 
 
-def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher) -> list[ArticleDraft]:
+def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher,
+                 labeller: Labeller) -> list[ArticleDraft]:
     """Fetch and read each entry's page once, even when several entries share a URL."""
     by_url: dict[str, ArticleDraft] = {}
     drafts = []
@@ -192,28 +226,13 @@ def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetche
         if entry.url in by_url:
             drafts.append(dataclasses.replace(by_url[entry.url], entry=entry))
             continue
-        draft = build_draft(entry, feed, fetcher)
+        page, error = None, None
+        try:
+            page = fetcher.fetch_page(entry.link)
+        except FetchError as failure:
+            log.warning("feed=%s url=%s article failed: %s", feed.name, entry.link, failure)
+            error = failure
+        draft = draft_from_page(entry, page, error, language_hint=feed.language, labeller=labeller)
         by_url[entry.url] = draft
         drafts.append(draft)
     return drafts
-
-
-def build_draft(entry: FeedEntry, feed: FeedConfig, fetcher: Fetcher) -> ArticleDraft:
-    """The article behind one entry; a page that fails leaves the feed's summary, and why."""
-    fetch_error = None
-    page_url = entry.url
-    try:
-        page = fetcher.fetch_page(entry.link)
-        page_url = clean_url(page.final_url)
-        extracted = extract_article(page, entry)
-    except (FetchError, ExtractionError, ValueError) as error:
-        fetch_error = str(error)
-        log.warning("feed=%s url=%s article failed: %s", feed.name, entry.link, error)
-        extracted = summary_article(entry, note=fetch_error)
-    language = detect_language(f"{extracted.title}\n{extracted.text}",
-                               declared=extracted.declared_language, hint=feed.language)
-    return ArticleDraft(
-        entry=entry, url=page_url, canonical_url=choose_canonical(page_url, extracted.canonical_url),
-        extracted=extracted, language=language,
-        fingerprint=fingerprint_text(extracted.text, from_page=extracted.source == "page"),
-        fetch_error=fetch_error)

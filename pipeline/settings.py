@@ -91,6 +91,9 @@ class Settings:
     max_entries: int = 100
     max_feed_backoff: float = 6 * 3600.0
     poll_retention: float = 30 * 86400.0
+    recheck_first: float = 1800.0
+    recheck_until: float = 3 * 86400.0
+    rechecks_per_poll: int = 20
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -206,4 +209,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "max_entries": _positive(int),
     "max_feed_backoff": _seconds(),
     "poll_retention": _seconds(),
+    "recheck_first": _seconds(allow_zero=True),
+    "recheck_until": _seconds(allow_zero=True),
+    "rechecks_per_poll": _positive(int, allow_zero=True),
 }

@@ -41,6 +41,7 @@ def make_settings(tmp_path: Path, database_url: str | None = None, **overrides) 
         database_url=database_url or f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}",
         feeds_path=tmp_path / "feeds.toml",
         baseline_dir=ROOT / "seeds" / "baseline",
+        topics_path=ROOT / "seeds" / "topics.toml",
         allowed_private_hosts="127.0.0.1",
         host_delay=0, fetch_timeout=5, retry_backoff=0.05, fetch_retries=1,
     )

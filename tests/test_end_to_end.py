@@ -21,6 +21,7 @@ def newswatch(monkeypatch, tmp_path, server, database_url):
     feeds = write_feed_list(tmp_path / "feeds.toml", server)
     env = {"NEWSWATCH_DATABASE_URL": database_url, "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
            "NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds" / "baseline"),
+           "NEWSWATCH_TOPICS": str(ROOT / "seeds" / "topics.toml"),
            "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
            "NEWSWATCH_FETCH_TIMEOUT": "2", "NEWSWATCH_FETCH_RETRIES": "1",
            "NEWSWATCH_RETRY_BACKOFF": "0.05"}

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from pipeline.storage.schema import Article, Entry, Feed
+from pipeline.storage.schema import Article, ArticleConcept, Entry, Feed, Story
 
 EXPORT_FIELDS = (
     "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
     "first_seen_at", "language", "language_confidence", "word_count", "text", "text_sha256",
     "duplicate_of", "story_id", "topics", "baseline_similarity", "is_baseline", "version",
-    "text_source", "fetch_error",
+    "text_source", "fetch_error", "baseline_adds",
 )
 
 
@@ -75,12 +75,31 @@ def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
                           .outerjoin(Feed, Feed.id == Article.feed_id)
                           .order_by(Article.id), where)
     with Session(engine) as session:
+        pending: list[Any] = []
         for row in session.execute(statement.execution_options(yield_per=batch)):
-            yield _record(row)
-            session.expunge(row.Article)  # keep the identity map from growing with the export
+            pending.append(row)
+            if len(pending) == batch:
+                yield from _records(session, pending)
+                pending = []
+        yield from _records(session, pending)
 
 
-def _record(row: Any) -> dict[str, Any]:
+def _records(session: Session, rows: list[Any]) -> Iterator[dict[str, Any]]:
+    """Export records of a batch of rows, with their topics fetched in one query."""
+    if not rows:
+        return
+    topics: dict[int, list[str]] = {}
+    for article_id, concept in session.execute(
+            select(ArticleConcept.article_id, ArticleConcept.concept)
+            .where(ArticleConcept.article_id.in_([r.Article.id for r in rows]), ArticleConcept.is_topic)
+            .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
+        topics.setdefault(article_id, []).append(concept)
+    for row in rows:
+        yield _record(row, topics.get(row.Article.id, []))
+        session.expunge(row.Article)  # keep the identity map from growing with the export
+
+
+def _record(row: Any, topics: list[str]) -> dict[str, Any]:
     article = row.Article
     return {
         "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
@@ -89,9 +108,34 @@ def _record(row: Any) -> dict[str, Any]:
         "first_seen_at": article.first_seen_at, "language": article.language,
         "language_confidence": article.language_confidence, "word_count": article.word_count,
         "text": article.text, "text_sha256": article.text_sha256,
-        # Near-duplicates, stories, topics and baseline similarity are computed by the
-        # labelling stages (issue 4); until they run, these fields are empty.
-        "duplicate_of": None, "story_id": None, "topics": [], "baseline_similarity": None,
-        "is_baseline": article.is_baseline, "version": article.version,
-        "text_source": article.text_source, "fetch_error": article.fetch_error,
+        "duplicate_of": article.duplicate_of, "story_id": article.story_id, "topics": topics,
+        "baseline_similarity": article.baseline_similarity, "is_baseline": article.is_baseline,
+        "version": article.version, "text_source": article.text_source,
+        "fetch_error": article.fetch_error, "baseline_adds": article.baseline_adds or [],
     }
+
+
+def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
+                 topic: str | None = None) -> list[dict[str, Any]]:
+    """The most recent stories with their articles (originals first, then their copies)."""
+    statement = (select(Story).where(Story.article_count >= min_articles)
+                 .order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit))
+    if topic:
+        statement = statement.where(Story.id.in_(
+            select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
+            .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
+    with Session(engine) as session:
+        stories = session.execute(statement).scalars().all()
+        members: dict[int, list[dict[str, Any]]] = {}
+        for article in session.execute(
+                select(Article).where(Article.story_id.in_([s.id for s in stories]))
+                .order_by(Article.published_at, Article.id)).scalars():
+            members.setdefault(article.story_id, []).append({
+                "id": article.id, "title": article.title, "outlet": article.outlet,
+                "language": article.language, "published_at": article.published_at,
+                "duplicate_of": article.duplicate_of, "baseline_similarity": article.baseline_similarity,
+                "is_baseline": article.is_baseline, "version": article.version})
+        return [{"id": s.id, "title": s.title, "first_seen_at": s.first_seen_at,
+                 "last_seen_at": s.last_seen_at, "article_count": s.article_count,
+                 "outlets": s.outlets, "languages": s.languages, "articles": members.get(s.id, [])}
+                for s in stories]

@@ -21,7 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from pipeline.errors import StorageError
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
 from pipeline.seeds import Baseline
+from pipeline.labels import ArticleLabels
 from pipeline.storage.engine import short_error
+from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.schema import Article, Entry, Feed, Poll
 
 BATCH = 200
@@ -39,10 +41,15 @@ class FeedState:
 
 @dataclass(frozen=True)
 class KnownEntries:
-    """Entries seen before: GUIDs of this feed, and article ids by cleaned URL (any feed)."""
+    """Entries seen before: this feed's GUIDs (with their article and URL), and article ids
+    by cleaned URL (any feed)."""
 
-    guids: frozenset[str]
+    by_guid: dict[str, tuple[int, str]]
     article_by_url: dict[str, int]
+
+    @property
+    def guids(self) -> frozenset[str]:
+        return frozenset(self.by_guid)
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,9 @@ class Repository:
         guids = [e.guid for e in entries]
         urls = sorted({e.url for e in entries})
         with self._connect() as connection:
-            seen = connection.execute(select(Entry.guid).where(
-                Entry.feed_id == feed_id, Entry.guid.in_(guids))).scalars().all()
+            seen = {guid: (article_id, url) for guid, article_id, url in connection.execute(
+                select(Entry.guid, Entry.article_id, Entry.url).where(
+                    Entry.feed_id == feed_id, Entry.guid.in_(guids)))}
             by_url: dict[str, int] = {}
             for url, article_id in connection.execute(
                     select(Entry.url, Entry.article_id).where(Entry.url.in_(urls))):
@@ -114,13 +122,23 @@ class Repository:
                         or_(Article.canonical_url.in_(urls), Article.url.in_(urls)))):
                 by_url.setdefault(canonical, article_id)
                 by_url.setdefault(url, article_id)
-        return KnownEntries(frozenset(seen), by_url)
+        return KnownEntries(seen, by_url)
 
     def store_poll(self, poll: PollRecord, drafts: Sequence[ArticleDraft] = (),
-                   links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "") -> StoredCounts:
+                   links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "",
+                   next_check: datetime | None = None) -> StoredCounts:
         """Write everything one poll produced, in one transaction."""
         with self._begin() as connection:
-            article_ids, new_ids = self._insert_articles(connection, poll, drafts, outlet)
+            article_ids, new_ids = self._insert_articles(connection, poll, drafts, outlet, next_check)
+            created: dict[int, ArticleDraft] = {}  # each new article once, from its first draft
+            for draft in drafts:
+                if article_ids[draft.canonical_url] in new_ids:
+                    created.setdefault(article_ids[draft.canonical_url], draft)
+            label_articles(connection, [
+                NewArticle(id=article_id, title=d.extracted.title, outlet=outlet, language=d.language.code,
+                           signature=d.signature, labels=d.labels,
+                           when=article_time(d.extracted.published_at, poll.finished_at))
+                for article_id, d in created.items()])
             entry_links = [(d.entry, article_ids[d.canonical_url]) for d in drafts] + list(links)
             self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
             counts = StoredCounts(new=len(new_ids), duplicates=len(entry_links) - len(new_ids),
@@ -128,11 +146,11 @@ class Repository:
             self._record_poll(connection, poll, counts)
         return counts
 
-    def _insert_articles(self, connection: Connection, poll: PollRecord,
-                         drafts: Sequence[ArticleDraft], outlet: str) -> tuple[dict[str, int], set[int]]:
+    def _insert_articles(self, connection: Connection, poll: PollRecord, drafts: Sequence[ArticleDraft],
+                         outlet: str, next_check: datetime | None) -> tuple[dict[str, int], set[int]]:
         # Sorted, so that two workers inserting overlapping batches lock rows in the same
         # order (PostgreSQL would otherwise deadlock them against each other).
-        rows = sorted((_article_row(d, poll.feed_id, outlet, poll.finished_at) for d in drafts),
+        rows = sorted((_article_row(d, poll.feed_id, outlet, poll.finished_at, next_check) for d in drafts),
                       key=lambda row: row["canonical_url"])
         new_ids: set[int] = set()
         ids: dict[str, int] = {}
@@ -188,8 +206,8 @@ class Repository:
         connection.execute(update(Feed).where(Feed.id == poll.feed_id).values(**state))
 
     def load_baseline(self, baseline: Baseline, fingerprint_sha256: str, word_count: int,
-                      now: datetime) -> tuple[int, bool]:
-        """Store the baseline article once; returns its id and whether it was new."""
+                      now: datetime, labels: ArticleLabels | None = None) -> tuple[int, bool]:
+        """Store the baseline article once (labelled, in its story); its id and whether it was new."""
         row = {"feed_id": None, "outlet": baseline.outlet, "url": baseline.url,
                "canonical_url": baseline.url, "guid": baseline.key, "title": baseline.title,
                "author": None, "site_name": None, "published_at": baseline.published_at,
@@ -198,12 +216,15 @@ class Repository:
                "word_count": word_count, "text": baseline.text, "text_sha256": fingerprint_sha256,
                "dedup_key": None, "text_source": "seed", "extraction_note": None,
                "fetch_error": None, "is_baseline": True, "translated_from": baseline.translated_from,
-               "version": 1}
+               "version": 1, "checks": 0}
         with self._begin() as connection:
             inserted = connection.execute(_insert(connection, Article.__table__).values(row)
                                           .on_conflict_do_nothing()
                                           .returning(Article.__table__.c.id)).scalar()
             if inserted is not None:
+                label_articles(connection, [NewArticle(
+                    id=inserted, title=baseline.title, outlet=baseline.outlet, language=baseline.language,
+                    when=baseline.published_at, signature=None, labels=labels)])
                 return inserted, True
             return connection.execute(select(Article.id).where(
                 Article.canonical_url == baseline.url)).scalar_one(), False
@@ -215,12 +236,14 @@ class Repository:
         return storage_errors(self.engine.connect)
 
 
-def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime) -> dict[str, Any]:
+def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime,
+                 next_check: datetime | None) -> dict[str, Any]:
     extracted = draft.extracted
     return {
         "feed_id": feed_id, "outlet": outlet, "url": draft.url,
         "canonical_url": draft.canonical_url, "guid": draft.entry.guid,
-        "title": extracted.title, "author": extracted.author or None,
+        "title": extracted.title, "page_title": extracted.page_title or None,
+        "author": extracted.author or None,
         "site_name": extracted.site_name or None, "published_at": extracted.published_at,
         "first_seen_at": now, "language": draft.language.code,
         "language_confidence": draft.language.confidence,
@@ -230,7 +253,8 @@ def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime) 
         "text_sha256": draft.fingerprint.text_sha256, "dedup_key": draft.fingerprint.dedup_key,
         "text_source": extracted.source, "extraction_note": extracted.note,
         "fetch_error": draft.fetch_error, "is_baseline": False, "translated_from": None,
-        "version": 1,
+        "version": 1, "etag": draft.etag, "last_modified": draft.last_modified, "checks": 0,
+        "next_check_at": next_check,
     }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -117,6 +120,7 @@ class Article(Base):
     canonical_url: Mapped[str] = mapped_column(Text, unique=True)
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text, default="")
+    page_title: Mapped[str | None] = mapped_column(Text)  # the page's own headline, for re-checks
     author: Mapped[str | None] = mapped_column(Text)
     site_name: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -135,6 +139,77 @@ class Article(Base):
     is_baseline: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     translated_from: Mapped[str | None] = mapped_column(String(8))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # near-duplicates: the first copy this one repeats, how closely, and why
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    duplicate_similarity: Mapped[float | None] = mapped_column(Float)
+    duplicate_reason: Mapped[str | None] = mapped_column(Text)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    shingle_count: Mapped[int | None] = mapped_column(Integer)
+    # labels: story, closeness to the baseline and what the article adds to it
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    baseline_similarity: Mapped[float | None] = mapped_column(Float, index=True)
+    baseline_adds: Mapped[list | None] = mapped_column(JSON)
+    concept_vector: Mapped[dict | None] = mapped_column(JSON)
+    # re-checks for new versions
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    checked_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Story(Base):
+    """Articles about one event, across outlets and languages."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)  # the first article's title, in its language
+    first_seen_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    article_count: Mapped[int] = mapped_column(Integer)  # originals; near-duplicates count once
+    outlets: Mapped[list] = mapped_column(JSON)
+    languages: Mapped[list] = mapped_column(JSON)
+    centroid: Mapped[dict] = mapped_column(JSON)
+
+
+class MinhashBand(Base):
+    """One LSH band key of an article's MinHash signature: near-duplicate lookups by index."""
+
+    __tablename__ = "minhash_bands"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)
+
+
+class ArticleConcept(Base):
+    """A concept an article speaks of, the terms that matched, and whether it is a topic label."""
+
+    __tablename__ = "article_concepts"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    concept: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    hits: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[list] = mapped_column(JSON)
+    is_topic: Mapped[bool] = mapped_column(Boolean, index=True)
+
+
+class ArticleVersion(Base):
+    """An earlier version of an article, and what changed when the next one replaced it."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    replaced_at: Mapped[datetime]
+    changes: Mapped[dict] = mapped_column(JSON)  # title before/after, paragraphs added/removed
 
 
 class Entry(Base):

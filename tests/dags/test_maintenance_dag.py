@@ -24,6 +24,7 @@ def test_maintenance_dag_records_health(maintenance_dag, monkeypatch, tmp_path, 
     feeds = write_feed_list(tmp_path / "feeds.toml", server, faults=True)
     for key, value in {"NEWSWATCH_DATABASE_URL": url, "NEWSWATCH_FEEDS": str(feeds),
                        "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
+                       "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
                        "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
                        "NEWSWATCH_FETCH_RETRIES": "0", "NEWSWATCH_OPERATOR_ALERT_URLS": ""}.items():
         monkeypatch.setenv(key, value)

@@ -32,6 +32,7 @@ def world(monkeypatch, tmp_path, server):
         handle.write(f'[[feed]]\nname = "{BROKEN}"\nurl = "{server.url("fault/malformed.xml")}"\n'
                      'outlet = "Broken"\n')
     for key, value in {"NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
+                       "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
                        "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
                        "NEWSWATCH_FETCH_RETRIES": "0", "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
                        "NEWSWATCH_OPERATOR_ALERT_URLS": ""}.items():

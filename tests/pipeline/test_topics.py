@@ -1,0 +1,77 @@
+"""Concept matching: inflections, scripts, wildcards, languages kept apart, explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.errors import SettingsError
+from pipeline.topics import Matcher, load_concepts
+from tests.conftest import ROOT
+
+MATCHER = Matcher(load_concepts(ROOT / "seeds" / "topics.toml"))
+
+
+@pytest.mark.parametrize("language, text, concept, term", [
+    ("en", "The summits ended without a deal.", "summit", "summit"),
+    ("de", "Nach dem Alaska-Gipfel sprach Selenskyj von Sicherheitsgarantien.", "summit", "*gipfel"),
+    ("de", "Nach dem Alaska-Gipfel sprach Selenskyj von Sicherheitsgarantien.", "zelensky", "selenskyj*"),
+    ("de", "Nach dem Alaska-Gipfel sprach Selenskyj von Sicherheitsgarantien.", "security-guarantees",
+     "sicherheitsgarantie*"),
+    ("fr", "Les sommets de l'été n'ont pas produit de cessez-le-feu.", "summit", "sommet"),
+    ("fr", "Les sommets de l'été n'ont pas produit de cessez-le-feu.", "ceasefire", "cessez-le-feu"),
+    ("uk", "Після саміту на Алясці Зеленського запросили до Вашингтона.", "summit", "саміт"),
+    ("uk", "Після саміту на Алясці Зеленського запросили до Вашингтона.", "alaska", "аляск*"),
+    ("uk", "Сторони обговорили перемир’я та гарантії безпеки.", "ceasefire", "перемир'я"),
+    ("uk", "Сторони обговорили перемир’я та гарантії безпеки.", "security-guarantees", "гарантії безпеки"),
+    ("ru", "На саммите в Анкоридже Путин говорил о перемирии.", "summit", "саммит"),
+    ("ru", "На саммите в Анкоридже Путин говорил о перемирии.", "ceasefire", "перемирие"),
+    ("ru", "Санкциями Евросоюз пытается ослабить экономику.", "sanctions", "санкци*"),
+    ("en", "Zelenskyy met European leaders including Macron and Merz.", "european-leaders", "macron"),
+])
+def test_a_concept_is_found_with_the_term_that_fired(language, text, concept, term):
+    matches = {m.concept: m for m in MATCHER.match(text, language).matches}
+    assert concept in matches and term in matches[concept].terms
+
+
+@pytest.mark.parametrize("language, text, absent", [
+    ("de", "Es war ein langer Tag, und der Bericht war fertig.", "ukraine-war"),  # German "war" = was
+    ("ru", "Весь мир следил за матчем.", "peace-talks"),  # "мир" is also "world"
+    ("en", "Teaser for the item, kept when its page cannot be used.", "technology"),  # no "ai" here
+    ("ru", "Они стали чемпионами города.", "trade"),  # "стали" (became), not steel
+])
+def test_false_friends_do_not_match(language, text, absent):
+    assert absent not in {m.concept for m in MATCHER.match(text, language).matches}
+
+
+def test_entities_match_in_any_language_topics_only_in_their_own():
+    labels = MATCHER.match("Putin und Trump trafen sich; the summit ended.", "de")
+    concepts = {m.concept for m in labels.matches}
+    assert {"putin", "trump"} <= concepts and "summit" not in concepts  # English "summit" in German text
+
+
+def test_a_mountain_summit_is_not_the_summit_topic():
+    text = ("The climbers reached the summit of Mount Logan after a long ascent from base camp; "
+            "the mountain guides said the glacier route was icy.")
+    labels = MATCHER.match(text, "en")
+    assert "summit" in {m.concept for m in labels.matches} and "summit" not in labels.topics
+
+
+def test_topics_need_their_minimum_hits():
+    once = MATCHER.match("Ukraine was mentioned once in this sports report about a hockey trade.", "en")
+    often = MATCHER.match("The war in Ukraine: Kyiv says the invasion and the front line near Pokrovsk ...", "en")
+    assert "ukraine-war" not in once.topics and "ukraine-war" in often.topics
+
+
+def test_counts_are_per_position():
+    labels = MATCHER.match("Gipfel, Gipfel, Gipfel.", "de")
+    assert labels.counts["summit"] == 3  # "gipfel" and "*gipfel" fire together, counted once each time
+
+
+def test_bad_topics_files_are_refused(tmp_path):
+    bad = tmp_path / "topics.toml"
+    bad.write_text('[[concept]]\nid = "x"\nkind = "topic"\nen = ["a*"]\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="at least three letters"):
+        load_concepts(bad)
+    bad.write_text('[[concept]]\nid = "x"\nkind = "nonsense"\nen = ["abc"]\n', encoding="utf-8")
+    with pytest.raises(SettingsError, match="needs an id and a kind"):
+        load_concepts(bad)
