@@ -1,4 +1,4 @@
-"""The ``newswatch`` command: init, run, feeds, maintain, stories, export.
+"""The ``newswatch`` command: init, run, feeds, maintain, stories, show, export.
 
 Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
 the summary and the database), 2 for invalid settings or arguments, 3 when the
@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from pipeline.dedup import fingerprint_text
 from pipeline.errors import SettingsError, StorageError
-from pipeline.export import FORMATS, write_records
+from pipeline.export import FORMATS, render_article, write_records
 from pipeline.labels import Labeller
 from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
@@ -31,7 +31,13 @@ from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import create_database_engine, migrate, open_database
-from pipeline.storage.queries import ArticleFilter, feed_health, iter_export_records, list_stories
+from pipeline.storage.queries import (
+    ArticleFilter,
+    article_details,
+    feed_health,
+    iter_export_records,
+    list_stories,
+)
 from pipeline.storage.repository import Repository
 from pipeline.storage.upkeep import last_maintenance
 
@@ -91,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--topic", help="only stories with an article on this topic (e.g. summit)")
     stories.add_argument("--format", choices=("table", "json"), default="table")
     stories.set_defaults(handler=command_stories)
+
+    show = commands.add_parser("show", parents=[common], help="one article: labels, copies, versions, story")
+    show.add_argument("id", type=int)
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.set_defaults(handler=command_show)
 
     export = commands.add_parser("export", parents=[common], help="export articles")
     export.add_argument("--format", choices=FORMATS, default="jsonl")
@@ -225,6 +236,20 @@ def command_stories(args: argparse.Namespace, settings: Settings, console: Conso
         out.print(table)
     if not stories:
         out.print("no stories yet")
+    return 0
+
+
+def command_show(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    with open_database(settings.database_url) as engine:
+        details = article_details(engine, args.id)
+    if details is None:
+        console.print(f"no article with id {args.id}", highlight=False)
+        return 1
+    out = _stdout()
+    if args.format == "json":
+        out.print_json(json.dumps(details, default=str, ensure_ascii=False))
+        return 0
+    out.print(render_article(details), highlight=False, markup=False)
     return 0
 
 

@@ -51,3 +51,38 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+def render_article(details: dict[str, Any]) -> str:
+    """An article as plain text for a terminal: metadata, labels, copies, versions, text."""
+    a = details["article"]
+    lines = [f"#{a['id']}  {a['title']}", f"{a['outlet']} · {a['language']} ({a['language_confidence']:.2f}) · "
+             f"published {_iso(a['published_at'])} · version {a['version']}", a["url"], ""]
+    lines.append(f"baseline similarity {a['baseline_similarity']}" if a["baseline_similarity"] is not None
+                 else "baseline similarity —")
+    if a["baseline_adds"]:
+        lines.append("new against the baseline: " + ", ".join(a["baseline_adds"]))
+    lines.append("topics: " + (", ".join(a["topics"]) or "none"))
+    for concept in details["concepts"]:
+        lines.append(f"  {concept['concept']:<22} {concept['kind']:<7} ×{concept['hits']:<3} "
+                     + ", ".join(concept["terms"]))
+    story = details["story"]
+    if story:
+        lines.append(f"story {story['id']}: {story['title']} ({story['article_count']} articles; "
+                     f"{', '.join(story['languages'])}; {', '.join(story['outlets'])})")
+    if a["duplicate_of"]:
+        lines.append(details["duplicate_reason"] or f"near-duplicate of {a['duplicate_of']}")
+    for copy in details["copies"]:
+        lines.append(f"copied by #{copy['id']} {copy['outlet']}: {copy['title']} "
+                     f"(containment {copy['duplicate_similarity']:.2f})")
+    for version in details["versions"]:
+        changes = version["changes"]
+        lines.append(f"version {version['version']} (replaced {_iso(version['replaced_at'])}): {version['title']}")
+        if changes["title_before"] != changes["title_after"]:
+            lines.append(f"  title: {changes['title_before']!r} -> {changes['title_after']!r}")
+        lines += [f"  + {p}" for p in changes["added"]] + [f"  - {p}" for p in changes["removed"]]
+    return "\n".join(lines + ["", a["text"]])
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value or "—")

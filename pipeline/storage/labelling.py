@@ -105,12 +105,13 @@ def _assign_story(connection: Connection, article: NewArticle, near: tuple[int, 
         if story_id is not None:
             _join_story(connection, story_id, article, vector=None)
             return story_id
-    vector = article.labels.vector if article.labels is not None else {}
+    vector = article.labels.story_vector if article.labels is not None else {}
+    anchors = article.labels.anchors if article.labels is not None else frozenset()
     rows = connection.execute(
         select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid)
         .where(Story.last_seen_at >= article.when - WINDOW, Story.first_seen_at <= article.when + WINDOW)
         .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES)).all()
-    chosen = choose_story(vector, article.when, [StoryState(*row) for row in rows])
+    chosen = choose_story(vector, anchors, article.when, [StoryState(*row) for row in rows])
     if chosen is not None:
         _join_story(connection, chosen[0], article, vector=vector)
         return chosen[0]

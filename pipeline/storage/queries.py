@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from pipeline.storage.schema import Article, ArticleConcept, Entry, Feed, Story
+from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
 
 EXPORT_FIELDS = (
     "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
@@ -95,15 +95,14 @@ def _records(session: Session, rows: list[Any]) -> Iterator[dict[str, Any]]:
             .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
         topics.setdefault(article_id, []).append(concept)
     for row in rows:
-        yield _record(row, topics.get(row.Article.id, []))
+        yield _record(row.Article, row.feed_name, topics.get(row.Article.id, []))
         session.expunge(row.Article)  # keep the identity map from growing with the export
 
 
-def _record(row: Any, topics: list[str]) -> dict[str, Any]:
-    article = row.Article
+def _record(article: Article, feed_name: str | None, topics: list[str]) -> dict[str, Any]:
     return {
         "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
-        "outlet": article.outlet, "feed": row.feed_name, "title": article.title,
+        "outlet": article.outlet, "feed": feed_name, "title": article.title,
         "author": article.author, "published_at": article.published_at,
         "first_seen_at": article.first_seen_at, "language": article.language,
         "language_confidence": article.language_confidence, "word_count": article.word_count,
@@ -139,3 +138,32 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  "last_seen_at": s.last_seen_at, "article_count": s.article_count,
                  "outlets": s.outlets, "languages": s.languages, "articles": members.get(s.id, [])}
                 for s in stories]
+
+
+def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
+    """One article with everything known of it: concepts, copies, versions, its story."""
+    with Session(engine) as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            return None
+        concepts = session.execute(select(ArticleConcept).where(ArticleConcept.article_id == article_id)
+                                   .order_by(ArticleConcept.is_topic.desc(), ArticleConcept.hits.desc(),
+                                             ArticleConcept.concept)).scalars().all()
+        copies = session.execute(select(Article.id, Article.outlet, Article.title, Article.duplicate_similarity)
+                                 .where(Article.duplicate_of == article_id).order_by(Article.id)).all()
+        versions = session.execute(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
+                                   .order_by(ArticleVersion.version)).scalars().all()
+        story = session.get(Story, article.story_id) if article.story_id else None
+        feed = session.get(Feed, article.feed_id) if article.feed_id else None
+        return {
+            "article": _record(article, feed.name if feed else None, [c.concept for c in concepts if c.is_topic]),
+            "duplicate_reason": article.duplicate_reason,
+            "concepts": [{"concept": c.concept, "kind": c.kind, "hits": c.hits, "terms": c.terms,
+                          "is_topic": c.is_topic} for c in concepts],
+            "copies": [dict(row._mapping) for row in copies],
+            "versions": [{"version": v.version, "title": v.title, "replaced_at": v.replaced_at,
+                          "changes": v.changes} for v in versions],
+            "story": None if story is None else {
+                "id": story.id, "title": story.title, "article_count": story.article_count,
+                "outlets": story.outlets, "languages": story.languages},
+        }

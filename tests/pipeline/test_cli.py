@@ -55,3 +55,21 @@ def test_run_only_one_feed(tmp_path, server, capsys):
     assert server.requests["/feeds/visnyk.xml"] == 2
     assert main(["run", *common, *flags, "--only", "nope"]) == 2
     assert "no feed named 'nope'" in capsys.readouterr().err
+
+
+def test_show_explains_an_article(tmp_path, server, capsys):
+    from tests.conftest import make_settings
+    from tests.world import write_feed_list
+
+    feeds = write_feed_list(tmp_path / "feeds.toml", server)
+    settings = make_settings(tmp_path)
+    common = ["--database-url", settings.database_url, "--baseline", str(settings.baseline_dir)]
+    main(["init", *common])
+    main(["run", *common, "--feeds", str(feeds), "--allowed-private-hosts", "127.0.0.1", "--host-delay", "0"])
+    capsys.readouterr()
+    assert main(["show", "1", *common]) == 0  # the baseline
+    out = capsys.readouterr().out
+    topics = next(line for line in out.splitlines() if line.startswith("topics: "))
+    assert "baseline similarity 1.0" in out and {"summit", "ceasefire"} <= set(topics[8:].split(", "))
+    assert "*gipfel" in out  # the terms that fired are shown
+    assert main(["show", "999999", *common]) == 1

@@ -35,18 +35,27 @@ def test_the_baseline_is_closest_to_itself():
     assert LABELLER.label(BASELINE.title, BASELINE.text, "de").baseline_similarity == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("language, text", [
-    ("en", "At the Alaska summit in Anchorage, Trump and Putin discussed a ceasefire for Ukraine; "
-           "Zelensky and European leaders were not there. No peace deal was reached."),
-    ("fr", "Au sommet d'Alaska, à Anchorage, Trump et Poutine ont parlé d'un cessez-le-feu en Ukraine ; "
-           "Zelensky n'était pas invité. Aucun accord de paix n'a été conclu."),
-    ("uk", "На саміті на Алясці в Анкориджі Трамп і Путін говорили про перемир'я в Україні; "
-           "Зеленського не запросили. Мирної угоди не досягли."),
-    ("ru", "На саммите на Аляске в Анкоридже Трамп и Путин обсуждали перемирие на Украине; "
-           "Зеленского не пригласили. Мирного соглашения не достигли."),
-])
-def test_the_same_news_is_close_to_the_german_baseline_in_every_language(language, text):
-    assert LABELLER.label("", text, language).baseline_similarity > 0.6
+SAME_NEWS = {
+    "en": "At the Alaska summit in Anchorage, Trump and Putin discussed a ceasefire for Ukraine; "
+          "Zelensky and European leaders were not there. No peace deal was reached.",
+    "fr": "Au sommet d'Alaska, à Anchorage, Trump et Poutine ont parlé d'un cessez-le-feu en Ukraine ; "
+          "Zelensky n'était pas invité. Aucun accord de paix n'a été conclu.",
+    "uk": "На саміті на Алясці в Анкориджі Трамп і Путін говорили про перемир'я в Україні; "
+          "Зеленського не запросили. Мирної угоди не досягли.",
+    "ru": "На саммите на Аляске в Анкоридже Трамп и Путин обсуждали перемирие на Украине; "
+          "Зеленского не пригласили. Мирного соглашения не достигли.",
+}
+
+
+def test_the_same_news_scores_alike_in_every_language():
+    scores = {language: LABELLER.label("", text, language).baseline_similarity
+              for language, text in SAME_NEWS.items()}
+    assert min(scores.values()) > 0.35 and max(scores.values()) - min(scores.values()) < 0.1, scores
+
+
+def test_thin_evidence_is_discounted():
+    once = LABELLER.label("", "Ukraine was mentioned once.", "en").baseline_similarity
+    assert once < 0.1 < LABELLER.label("", SAME_NEWS["en"], "en").baseline_similarity
 
 
 def test_a_mountain_summit_is_far_from_the_baseline():

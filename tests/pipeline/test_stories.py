@@ -1,35 +1,53 @@
-"""Story choice: time window, similarity threshold, deterministic ties."""
+"""Story choice: anchors, decay with time, threshold, deterministic ties."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.stories import MIN_SIMILARITY, WINDOW, StoryState, add_to_centroid, choose_story
+from pipeline.stories import DECAY, MIN_SIMILARITY, WINDOW, StoryState, add_to_centroid, choose_story
 
 T = datetime(2025, 8, 16, 12, tzinfo=timezone.utc)
-ALASKA = {"alaska": 3.0, "summit": 1.0, "putin": 0.5, "trump": 0.5}
+ALASKA = {"anchorage": 3.0, "summit": 1.0, "putin": 0.5, "trump": 0.5}
 WHITE_HOUSE = {"white-house": 3.0, "european-leaders": 2.0, "security-guarantees": 2.0, "trump": 0.5}
+ANCHORS = frozenset({"anchorage", "white-house", "european-leaders"})
 
 
-def story(story_id: int, centroid: dict, first: datetime = T, last: datetime = T) -> StoryState:
-    return StoryState(story_id, first, last, centroid)
+def story(story_id: int, centroid: dict, last: datetime = T) -> StoryState:
+    return StoryState(story_id, last - timedelta(hours=6), last, centroid)
+
+
+def anchors_of(vector: dict) -> frozenset[str]:
+    return ANCHORS & vector.keys()
 
 
 @pytest.mark.parametrize("situation, vector, when, candidates, expected", [
     ("joins the close story", ALASKA, T, [story(1, ALASKA), story(2, WHITE_HOUSE)], 1),
-    ("starts a story when nothing is close", {"trade": 2.0}, T, [story(1, ALASKA)], None),
-    ("too late for the story", ALASKA, T + WINDOW + timedelta(hours=1), [story(1, ALASKA)], None),
-    ("too early for the story", ALASKA, T - WINDOW - timedelta(hours=1), [story(1, ALASKA)], None),
+    ("starts a story when nothing is close", {"trade": 2.0, "anchorage": 0.1}, T, [story(1, ALASKA)], None),
+    ("too long after the story", ALASKA, T + WINDOW + timedelta(hours=1), [story(1, ALASKA)], None),
+    ("too long before the story", ALASKA, T - WINDOW - timedelta(hours=1), [story(1, ALASKA)], None),
     ("ties go to the oldest story", ALASKA, T, [story(5, ALASKA), story(4, ALASKA)], 4),
     ("an article without concepts stands alone", {}, T, [story(1, ALASKA)], None),
+    ("no shared anchor, no story: Putin and Trump are in everything",
+     {"putin": 0.5, "trump": 0.5, "summit": 1.0}, T, [story(1, ALASKA)], None),
 ])
 def test_choose_story(situation, vector, when, candidates, expected):
-    chosen = choose_story(vector, when, candidates)
+    chosen = choose_story(vector, anchors_of(vector), when, candidates)
     assert (chosen[0] if chosen else None) == expected, situation
     if chosen:
         assert chosen[1] >= MIN_SIMILARITY
+
+
+def test_similarity_decays_with_the_gap():
+    gap = timedelta(days=2)
+    score = choose_story(ALASKA, anchors_of(ALASKA), T + gap, [story(1, ALASKA)])[1]
+    assert score == pytest.approx(math.exp(-gap / DECAY))
+    # a weaker match that would join today does not join three days later
+    close = {"anchorage": 3.0, "summit": 1.0, "trade": 1.6}
+    assert choose_story(close, anchors_of(close), T, [story(1, ALASKA)]) is not None
+    assert choose_story(close, anchors_of(close), T + timedelta(days=3), [story(1, ALASKA)]) is None
 
 
 def test_centroids_add_up():
