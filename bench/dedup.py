@@ -142,7 +142,7 @@ def time_lookups(engine, stored: int, probes: int, rng: random.Random, pools: li
     for n in range(probes):
         when = T0 + timedelta(minutes=1.44 * rng.randrange(stored))
         vector = {c: 1.0 for c in rng.sample(CONCEPTS, 5)}
-        labels = ArticleLabels((), (), vector, 0.5, ())
+        labels = ArticleLabels((), (), vector, 0.5, (), story_vector=vector, anchors=frozenset(vector))
         article = NewArticle(id=stored + n + 1, title="probe", outlet="bench", language="en", when=when,
                              signature=signature_of(synthetic_article(rng, pools)), labels=labels)
         with engine.connect() as connection:

@@ -2,8 +2,9 @@
 
 Prints F1, precision, recall and CPU milliseconds per page for plain
 ``trafilatura.extract`` (its defaults) and for our article stage, and the per-article
-cost of the whole pipeline without network (extract, language, fingerprint, canonical
-URL) against trafilatura alone: DESIGN.md's budget is 1.5x.
+cost of the whole pipeline without network (extraction, language, exact and MinHash
+fingerprints, canonical URL, concepts and baseline similarity: ``pipeline.drafts``)
+against trafilatura alone: DESIGN.md's budget is 1.5x.
 
 Metric (the benchmark's own): tokens are ``\\w+`` runs; per page, the multiset of 4-gram
 shingles of the prediction against that of the truth gives precision and recall; each is
@@ -31,11 +32,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.dedup import fingerprint_text  # noqa: E402
+from pipeline.drafts import draft_from_page  # noqa: E402
 from pipeline.extract import extract_article  # noqa: E402
+from pipeline.labels import Labeller  # noqa: E402
 from pipeline.language import detect_language  # noqa: E402
 from pipeline.models import FeedEntry, FetchResult  # noqa: E402
-from pipeline.urls import choose_canonical  # noqa: E402
+from pipeline.seeds import load_baseline  # noqa: E402
 
 TOKEN = re.compile(r"\w+")
 
@@ -58,13 +60,15 @@ def our_stage(body: bytes, url: str) -> str:
     return extract_article(page, FeedEntry(guid=url, link=url, url=url)).text
 
 
+LABELLER = Labeller(ROOT / "seeds" / "topics.toml", load_baseline(ROOT / "seeds" / "baseline"))
+
+
 def whole_pipeline(body: bytes, url: str) -> str:
+    """What a cycle does with a fetched page: pipeline.drafts, the production composition."""
     page = FetchResult(url, url, 200, body, content_type="text/html")
-    extracted = extract_article(page, FeedEntry(guid=url, link=url, url=url))
-    detect_language(f"{extracted.title}\n{extracted.text}", declared=extracted.declared_language)
-    fingerprint_text(extracted.text, from_page=True)
-    choose_canonical(url, extracted.canonical_url)
-    return extracted.text
+    draft = draft_from_page(FeedEntry(guid=url, link=url, url=url), page, None, language_hint=None,
+                            labeller=LABELLER)
+    return draft.extracted.text
 
 
 def plain_trafilatura(body: bytes, url: str) -> str:

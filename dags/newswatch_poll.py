@@ -60,13 +60,15 @@ def newswatch_poll():
         report = poll_one(task_settings(), feed)
         report.raise_for_failure()
         return {"feed": feed, "status": report.status, "entries": report.entries, "new": report.new,
-                "duplicates": report.duplicates, "known": report.known, "errors": report.errors}
+                "duplicates": report.duplicates, "known": report.known, "errors": report.errors,
+                "versions": report.versions}
 
     @task(trigger_rule="all_done", outlets=[NEW_ARTICLES])
     def summarize(planned: list[str], results, *, outlet_events=None) -> dict[str, int]:
         """Sum the feeds' counts; announce new articles to the DAGs scheduled on them."""
         done = list(results)  # the polls that succeeded (a failed task leaves no XCom)
-        totals = {key: sum(int(r[key]) for r in done) for key in ("entries", "new", "duplicates", "errors")}
+        totals = {key: sum(int(r.get(key, 0)) for r in done)
+                  for key in ("entries", "new", "duplicates", "errors", "versions")}
         totals.update(feeds=len(planned), failed=len(planned) - len(done),
                       not_modified=sum(r["status"] == "not_modified" for r in done))
         log.info("newswatch_poll: %s", ", ".join(f"{key} {value}" for key, value in totals.items()))
