@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, select, text, update
 
 from pipeline.dedup import NearMatch, Signature, band_keys, best_near_match
 from pipeline.labels import ArticleLabels
-from pipeline.stories import WINDOW, StoryState, add_to_centroid, choose_story
+from pipeline.stories import WINDOW, StoryState, add_to_centroid, choose_story, merge_partner
 from pipeline.storage.schema import Article, ArticleConcept, MinhashBand, Story
 
 NEAR_CANDIDATES = 20
@@ -45,11 +45,13 @@ def label_articles(connection: Connection, articles: list[NewArticle]) -> None:
         return
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
+    touched: set[int] = set()
     for article in sorted(articles, key=lambda a: (a.when, a.id)):
         near = _near_duplicate(connection, article)
         if article.labels is not None:
             _record_concepts(connection, article)
         story_id = _assign_story(connection, article, near)
+        touched.add(story_id)
         values = {"story_id": story_id}
         if near is not None:
             root, match = near
@@ -59,6 +61,7 @@ def label_articles(connection: Connection, articles: list[NewArticle]) -> None:
             values.update(baseline_similarity=article.labels.baseline_similarity,
                           baseline_adds=list(article.labels.adds), concept_vector=article.labels.vector)
         connection.execute(update(Article).where(Article.id == article.id).values(**values))
+    _consolidate(connection, touched)
 
 
 def _near_duplicate(connection: Connection, article: NewArticle) -> tuple[int, NearMatch] | None:
@@ -107,17 +110,55 @@ def _assign_story(connection: Connection, article: NewArticle, near: tuple[int, 
             return story_id
     vector = article.labels.story_vector if article.labels is not None else {}
     anchors = article.labels.anchors if article.labels is not None else frozenset()
-    rows = connection.execute(
-        select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid)
-        .where(Story.last_seen_at >= article.when - WINDOW, Story.first_seen_at <= article.when + WINDOW)
-        .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES)).all()
-    chosen = choose_story(vector, anchors, article.when, [StoryState(*row) for row in rows])
+    chosen = choose_story(vector, anchors, article.when, _active_stories(connection, article.when, article.when))
     if chosen is not None:
         _join_story(connection, chosen[0], article, vector=vector)
         return chosen[0]
     return connection.execute(insert(Story).values(
         title=article.title, first_seen_at=article.when, last_seen_at=article.when, article_count=1,
-        outlets=[article.outlet], languages=[article.language], centroid=vector).returning(Story.id)).scalar_one()
+        outlets=[article.outlet], languages=[article.language], centroid=vector,
+        anchors=sorted(anchors)).returning(Story.id)).scalar_one()
+
+
+def _active_stories(connection: Connection, start: datetime, end: datetime) -> list[StoryState]:
+    """Unmerged stories active within the window around [start, end] (at most STORY_CANDIDATES)."""
+    rows = connection.execute(
+        select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid, Story.anchors)
+        .where(Story.merged_into.is_(None), Story.last_seen_at >= start - WINDOW,
+               Story.first_seen_at <= end + WINDOW)
+        .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES)).all()
+    return [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors)) for r in rows]
+
+
+def _consolidate(connection: Connection, story_ids: set[int]) -> None:
+    """Merge each touched story with any active story it turned out to be one with."""
+    pending = sorted(story_ids)
+    while pending:
+        story_id = pending.pop(0)
+        row = connection.execute(select(Story).where(Story.id == story_id, Story.merged_into.is_(None))).first()
+        if row is None:
+            continue
+        story = StoryState(row.id, row.first_seen_at, row.last_seen_at, row.centroid, frozenset(row.anchors))
+        partner = merge_partner(story, _active_stories(connection, story.first_seen_at, story.last_seen_at))
+        if partner is not None:
+            keep, gone = sorted((story.id, partner.id))
+            _merge(connection, keep, gone)
+            pending.insert(0, keep)  # the merged story may now meet another
+
+
+def _merge(connection: Connection, keep: int, gone: int) -> None:
+    """The younger story ``gone`` becomes part of the older ``keep``; it remains as a pointer."""
+    kept, merged = (connection.execute(select(Story).where(Story.id == i)).one() for i in (keep, gone))
+    connection.execute(update(Article).where(Article.story_id == gone).values(story_id=keep))
+    connection.execute(update(Story).where(Story.id == keep).values(
+        first_seen_at=min(kept.first_seen_at, merged.first_seen_at),
+        last_seen_at=max(kept.last_seen_at, merged.last_seen_at),
+        article_count=kept.article_count + merged.article_count,
+        outlets=sorted(set(kept.outlets) | set(merged.outlets)),
+        languages=sorted(set(kept.languages) | set(merged.languages)),
+        anchors=sorted(set(kept.anchors) | set(merged.anchors)),
+        centroid=add_to_centroid(kept.centroid, merged.centroid)))
+    connection.execute(update(Story).where(Story.id == gone).values(merged_into=keep, article_count=0))
 
 
 def _join_story(connection: Connection, story_id: int, article: NewArticle, vector: dict | None) -> None:
@@ -130,7 +171,8 @@ def _join_story(connection: Connection, story_id: int, article: NewArticle, vect
         "last_seen_at": max(story.last_seen_at, article.when),
     }
     if vector is not None:
-        values.update(article_count=story.article_count + 1, centroid=add_to_centroid(story.centroid, vector))
+        values.update(article_count=story.article_count + 1, centroid=add_to_centroid(story.centroid, vector),
+                      anchors=sorted(set(story.anchors) | (article.labels.anchors if article.labels else set())))
     connection.execute(update(Story).where(Story.id == story_id).values(**values))
 
 

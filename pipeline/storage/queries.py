@@ -117,7 +117,7 @@ def _record(article: Article, feed_name: str | None, topics: list[str]) -> dict[
 def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  topic: str | None = None) -> list[dict[str, Any]]:
     """The most recent stories with their articles (originals first, then their copies)."""
-    statement = (select(Story).where(Story.article_count >= min_articles)
+    statement = (select(Story).where(Story.article_count >= min_articles, Story.merged_into.is_(None))
                  .order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit))
     if topic:
         statement = statement.where(Story.id.in_(

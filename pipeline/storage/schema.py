@@ -171,6 +171,8 @@ class Story(Base):
     outlets: Mapped[list] = mapped_column(JSON)
     languages: Mapped[list] = mapped_column(JSON)
     centroid: Mapped[dict] = mapped_column(JSON)
+    anchors: Mapped[list] = mapped_column(JSON)  # its articles' anchoring entities
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
 
 
 class MinhashBand(Base):

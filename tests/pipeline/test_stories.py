@@ -7,7 +7,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.stories import DECAY, MIN_SIMILARITY, WINDOW, StoryState, add_to_centroid, choose_story
+from pipeline.stories import (
+    DECAY,
+    MIN_SIMILARITY,
+    WINDOW,
+    StoryState,
+    add_to_centroid,
+    choose_story,
+    gap_between,
+    merge_partner,
+)
 
 T = datetime(2025, 8, 16, 12, tzinfo=timezone.utc)
 ALASKA = {"anchorage": 3.0, "summit": 1.0, "putin": 0.5, "trump": 0.5}
@@ -52,3 +61,21 @@ def test_similarity_decays_with_the_gap():
 
 def test_centroids_add_up():
     assert add_to_centroid({"a": 1.0}, {"a": 0.5, "b": 2.0}) == {"a": 1.5, "b": 2.0}
+
+
+def test_gap_between_spans():
+    early = StoryState(1, T, T + timedelta(hours=10), ALASKA)
+    overlapping = StoryState(2, T + timedelta(hours=5), T + timedelta(hours=20), ALASKA)
+    later = StoryState(3, T + timedelta(hours=30), T + timedelta(hours=40), ALASKA)
+    assert gap_between(early, overlapping) == timedelta(0)
+    assert gap_between(early, later) == gap_between(later, early) == timedelta(hours=20)
+
+
+def test_stories_that_are_one_merge_and_others_do_not():
+    half = StoryState(7, T, T + timedelta(hours=3), ALASKA, frozenset({"anchorage"}))
+    other_half = StoryState(4, T + timedelta(hours=20), T + timedelta(hours=30), ALASKA, frozenset({"anchorage"}))
+    elsewhere = StoryState(2, T, T, WHITE_HOUSE, frozenset({"white-house"}))
+    assert merge_partner(half, [elsewhere, other_half]) == other_half
+    assert merge_partner(half, [elsewhere]) is None
+    unanchored = StoryState(5, T, T, ALASKA, frozenset())
+    assert merge_partner(unanchored, [other_half]) is None

@@ -25,11 +25,15 @@ def upgrade() -> None:
     sa.Column('outlets', sa.JSON(), nullable=False),
     sa.Column('languages', sa.JSON(), nullable=False),
     sa.Column('centroid', sa.JSON(), nullable=False),
+    sa.Column('anchors', sa.JSON(), nullable=False),
+    sa.Column('merged_into', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['merged_into'], ['stories.id'], name=op.f('fk_stories_merged_into_stories'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stories'))
     )
     with op.batch_alter_table('stories', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stories_first_seen_at'), ['first_seen_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stories_last_seen_at'), ['last_seen_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stories_merged_into'), ['merged_into'], unique=False)
 
     op.create_table('article_concepts',
     sa.Column('article_id', sa.Integer(), nullable=False),
@@ -133,6 +137,7 @@ def downgrade() -> None:
 
     op.drop_table('article_concepts')
     with op.batch_alter_table('stories', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stories_merged_into'))
         batch_op.drop_index(batch_op.f('ix_stories_last_seen_at'))
         batch_op.drop_index(batch_op.f('ix_stories_first_seen_at'))
 
