@@ -115,7 +115,8 @@ def fill(engine, start: int, stop: int, rng: random.Random, pools: list[list[str
             if n % 5 == 0:
                 stories.append({"id": n // 5 + 1, "title": f"story {n}", "first_seen_at": when,
                                 "last_seen_at": when + timedelta(hours=12), "article_count": 5,
-                                "outlets": ["bench"], "languages": ["en"], "centroid": vector})
+                                "outlets": ["bench"], "languages": ["en"], "centroid": vector,
+                                "anchors": sorted(vector)})
             articles.append({
                 "id": n + 1, "outlet": "bench", "url": f"https://bench.test/{n}",
                 "canonical_url": f"https://bench.test/{n}", "title": f"article {n}", "published_at": when,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from pipeline.dedup import fingerprint_text, signature_of
-from pipeline.errors import ExtractionError, FetchError
+from pipeline.errors import ExtractionError
 from pipeline.extract import extract_article, summary_article
 from pipeline.labels import Labeller
 from pipeline.language import detect_language
@@ -24,18 +24,17 @@ log = logging.getLogger(__name__)
 def draft_from_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None, *,
                     language_hint: str | None, labeller: Labeller) -> ArticleDraft:
     """The article behind ``entry``: from its page, or from the feed with the page's error."""
-    fetch_error = None
     page_url = entry.url
-    extracted: ExtractedArticle
-    try:
-        if error is not None:
-            raise error
-        assert page is not None
-        page_url = clean_url(page.final_url)
-        extracted = extract_article(page, entry)
-    except (FetchError, ExtractionError, ValueError) as failure:
-        fetch_error = str(failure)
-        extracted = summary_article(entry, note=fetch_error)
+    extracted: ExtractedArticle | None = None
+    if error is None and page is not None:
+        try:
+            page_url = clean_url(page.final_url)
+            extracted = extract_article(page, entry)
+        except (ExtractionError, ValueError) as failure:
+            error = failure
+    fetch_error = str(error) if error is not None else None
+    if extracted is None:
+        extracted = summary_article(entry, note=fetch_error or "no page")
     language = detect_language(f"{extracted.title}\n{extracted.text}",
                                declared=extracted.declared_language, hint=language_hint)
     from_page = extracted.source == "page"

@@ -8,6 +8,7 @@ a new version of the same article — never a new article, never a new story.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,9 +49,8 @@ def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedE
     targets = {t.id: t for t in due_checks(engine, feed_id, now, settings.rechecks_per_poll)}
     moved_targets = check_targets(engine, [article_id for _, article_id in moved])
     urls = {article_id: entry.url for entry, article_id in moved}
-    for target in moved_targets:
-        targets[target.id] = CheckTarget(**{**target.__dict__, "url": urls[target.id], "etag": None,
-                                            "last_modified": None})
+    for target in moved_targets:  # a new address: nothing to be conditional about
+        targets[target.id] = dataclasses.replace(target, url=urls[target.id], etag=None, last_modified=None)
     checked = changed = failed = 0
     for target in targets.values():
         outcome = _recheck(target, feed, settings=settings, fetcher=fetcher, engine=engine,
