@@ -111,12 +111,14 @@ def fill(engine, start: int, stop: int, rng: random.Random, pools: list[list[str
         for n in range(chunk, min(stop, chunk + 1000)):
             when = T0 + timedelta(minutes=1.44 * n)
             signature = signature_of(synthetic_article(rng, pools))
-            vector = {c: round(rng.uniform(0.3, 2.0), 3) for c in rng.sample(CONCEPTS, 5)}
+            # five articles a story, each story its own event (its anchoring entity), as in the news
+            event = f"event-{n // 5}"
+            vector = {event: 2.0, **{c: round(rng.uniform(0.3, 2.0), 3) for c in rng.sample(CONCEPTS, 4)}}
             if n % 5 == 0:
                 stories.append({"id": n // 5 + 1, "title": f"story {n}", "first_seen_at": when,
                                 "last_seen_at": when + timedelta(hours=12), "article_count": 5,
                                 "outlets": ["bench"], "languages": ["en"], "centroid": vector,
-                                "anchors": sorted(vector)})
+                                "anchors": [event]})
             articles.append({
                 "id": n + 1, "outlet": "bench", "url": f"https://bench.test/{n}",
                 "canonical_url": f"https://bench.test/{n}", "title": f"article {n}", "published_at": when,
@@ -142,8 +144,9 @@ def time_lookups(engine, stored: int, probes: int, rng: random.Random, pools: li
     elapsed = 0.0
     for n in range(probes):
         when = T0 + timedelta(minutes=1.44 * rng.randrange(stored))
-        vector = {c: 1.0 for c in rng.sample(CONCEPTS, 5)}
-        labels = ArticleLabels((), (), vector, 0.5, (), story_vector=vector, anchors=frozenset(vector))
+        event = f"event-{rng.randrange(stored // 5)}"  # news of an event already in the store
+        vector = {event: 2.0, **{c: 1.0 for c in rng.sample(CONCEPTS, 4)}}
+        labels = ArticleLabels((), (), vector, 0.5, (), story_vector=vector, anchors=frozenset({event}))
         article = NewArticle(id=stored + n + 1, title="probe", outlet="bench", language="en", when=when,
                              signature=signature_of(synthetic_article(rng, pools)), labels=labels)
         with engine.connect() as connection:

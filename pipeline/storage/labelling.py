@@ -132,18 +132,29 @@ def _active_stories(connection: Connection, start: datetime, end: datetime) -> l
 
 def _consolidate(connection: Connection, story_ids: set[int]) -> None:
     """Merge each touched story with any active story it turned out to be one with."""
-    pending = sorted(story_ids)
+    rows = connection.execute(select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid,
+                                     Story.anchors)
+                              .where(Story.id.in_(story_ids), Story.merged_into.is_(None))).all()
+    if not rows:
+        return
+    touched = [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors)) for r in rows]
+    pool = {s.id: s for s in _active_stories(connection, min(s.first_seen_at for s in touched),
+                                             max(s.last_seen_at for s in touched))}
+    pool.update((s.id, s) for s in touched)
+    pending = sorted(s.id for s in touched)
     while pending:
-        story_id = pending.pop(0)
-        row = connection.execute(select(Story).where(Story.id == story_id, Story.merged_into.is_(None))).first()
-        if row is None:
+        story = pool.get(pending.pop(0))
+        if story is None:
             continue
-        story = StoryState(row.id, row.first_seen_at, row.last_seen_at, row.centroid, frozenset(row.anchors))
-        partner = merge_partner(story, _active_stories(connection, story.first_seen_at, story.last_seen_at))
+        partner = merge_partner(story, [s for s in pool.values() if s.id != story.id])
         if partner is not None:
-            keep, gone = sorted((story.id, partner.id))
-            _merge(connection, keep, gone)
-            pending.insert(0, keep)  # the merged story may now meet another
+            keep, gone = sorted((story, partner), key=lambda s: s.id)
+            _merge(connection, keep.id, gone.id)
+            pool[keep.id] = StoryState(keep.id, min(keep.first_seen_at, gone.first_seen_at),
+                                       max(keep.last_seen_at, gone.last_seen_at),
+                                       add_to_centroid(keep.centroid, gone.centroid), keep.anchors | gone.anchors)
+            del pool[gone.id]
+            pending.insert(0, keep.id)  # the merged story may now meet another
 
 
 def _merge(connection: Connection, keep: int, gone: int) -> None:
