@@ -121,11 +121,14 @@ def _assign_story(connection: Connection, article: NewArticle, near: tuple[int, 
 
 
 def _active_stories(connection: Connection, start: datetime, end: datetime) -> list[StoryState]:
-    """Unmerged stories active within the window around [start, end] (at most STORY_CANDIDATES)."""
+    """Unmerged stories whose latest article lies within the window around [start, end].
+
+    One indexed range on ``last_seen_at``: the cost depends on how many stories a few
+    days hold, never on how many the store holds (at most STORY_CANDIDATES are read).
+    """
     rows = connection.execute(
         select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid, Story.anchors)
-        .where(Story.merged_into.is_(None), Story.last_seen_at >= start - WINDOW,
-               Story.first_seen_at <= end + WINDOW)
+        .where(Story.last_seen_at.between(start - WINDOW, end + WINDOW), Story.merged_into.is_(None))
         .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES)).all()
     return [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors)) for r in rows]
 

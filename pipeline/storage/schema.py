@@ -172,7 +172,8 @@ class Story(Base):
     languages: Mapped[list] = mapped_column(JSON)
     centroid: Mapped[dict] = mapped_column(JSON)
     anchors: Mapped[list] = mapped_column(JSON)  # its articles' anchoring entities
-    merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    # Not indexed: nearly every row is NULL, and an index tempts SQLite's planner to scan by it.
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
 
 
 class MinhashBand(Base):

@@ -33,7 +33,6 @@ def upgrade() -> None:
     with op.batch_alter_table('stories', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stories_first_seen_at'), ['first_seen_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_stories_last_seen_at'), ['last_seen_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_stories_merged_into'), ['merged_into'], unique=False)
 
     op.create_table('article_concepts',
     sa.Column('article_id', sa.Integer(), nullable=False),
@@ -137,7 +136,6 @@ def downgrade() -> None:
 
     op.drop_table('article_concepts')
     with op.batch_alter_table('stories', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_stories_merged_into'))
         batch_op.drop_index(batch_op.f('ix_stories_last_seen_at'))
         batch_op.drop_index(batch_op.f('ix_stories_first_seen_at'))
 
