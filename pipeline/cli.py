@@ -1,4 +1,4 @@
-"""The ``newswatch`` command: init, run, feeds, maintain, stories, show, export.
+"""The ``newswatch`` command: init, run, feeds, maintain, alerts, stories, show, export.
 
 Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
 the summary and the database), 2 for invalid settings or arguments, 3 when the
@@ -29,6 +29,7 @@ from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
+from pipeline.dispatch import deliver_alerts
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import create_database_engine, migrate, open_database
 from pipeline.storage.queries import (
@@ -38,6 +39,7 @@ from pipeline.storage.queries import (
     iter_export_records,
     list_stories,
 )
+from pipeline.storage.outbox import list_alerts, retry_alert
 from pipeline.storage.repository import Repository
 from pipeline.storage.upkeep import last_maintenance
 
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", metavar="FEED",
                      help="poll only this feed, due or not (repeatable): rerun one feed by hand")
     run.add_argument("--no-alerts", action="store_true",
-                     help="deliver no alerts this cycle (alert delivery is not built yet)")
+                     help="deliver no alerts after this cycle (they stay queued)")
     run.set_defaults(handler=command_run)
 
     feeds = commands.add_parser("feeds", parents=[common], help="feed health")
@@ -90,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     maintain = commands.add_parser("maintain", parents=[common],
                                    help="feed health verdicts and housekeeping (what the daily DAG does)")
     maintain.set_defaults(handler=command_maintain)
+
+    alerts = commands.add_parser("alerts", parents=[common], help="alerts and their delivery state")
+    alerts.add_argument("--state", choices=("pending", "sending", "sent", "failed", "held", "merged"))
+    alerts.add_argument("--limit", type=int, default=50)
+    alerts.add_argument("--retry", type=int, metavar="ID", help="put a failed alert back in the queue")
+    alerts.add_argument("--deliver", action="store_true", help="send what is due now")
+    alerts.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
+    alerts.set_defaults(handler=command_alerts)
 
     stories = commands.add_parser("stories", parents=[common], help="story clusters and their articles")
     stories.add_argument("--limit", type=int, default=20, help="how many stories (most recent first)")
@@ -155,6 +165,10 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
     else:
         report = run_cycle(settings, feeds=feeds, force=args.force)
     out.print(summary_table(report))
+    if not args.no_alerts:
+        delivered = deliver_alerts(settings)
+        out.print(f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed, "
+                  f"{delivered.held} kept (no alert URLs)", highlight=False)
     return 0
 
 
@@ -210,6 +224,36 @@ def command_maintain(args: argparse.Namespace, settings: Settings, console: Cons
     record = keep_house(settings, health_counts(verdicts))
     console.print(f"{record.feeds_checked} feeds checked; {record.polls_pruned} old polls pruned; "
                   "statistics refreshed", highlight=False)
+    return 0
+
+
+def command_alerts(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    out = _stdout()
+    if args.retry is not None:
+        with open_database(settings.database_url) as engine:
+            if not retry_alert(engine, args.retry, datetime.now(timezone.utc)):
+                console.print(f"alert {args.retry} is not failed or held: nothing to retry", highlight=False)
+                return 1
+        out.print(f"alert {args.retry} queued again", highlight=False)
+    if args.deliver or args.dry_run:
+        report = deliver_alerts(settings, dry_run=args.dry_run)
+        for message in report.previews:
+            out.print(f"--- would send: {message.title}\n{message.body}\n", highlight=False, markup=False)
+        if not args.dry_run:
+            out.print(f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
+                      f"{report.held} kept (no alert URLs)", highlight=False)
+        return 0
+    with open_database(settings.database_url) as engine:
+        rows = list_alerts(engine, state=args.state, limit=args.limit)
+    table = Table(title="alerts", title_justify="left")
+    for column in ("id", "rule", "story", "kind", "state", "attempts", "created", "sent", "last error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        kind = "alert" if row["sequence"] == 0 else f"digest {row['sequence']}"
+        table.add_row(str(row["id"]), row["rule"], f"{row['story_id']}: {row['story_title'][:50]}", kind,
+                      row["state"], str(row["attempts"]), _when(row["created_at"]), _when(row["sent_at"]),
+                      row["last_error"] or "")
+    out.print(table)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.alerts import load_rules
 from pipeline.seeds import Baseline
 from pipeline.similarity import Vector, baseline_additions, baseline_similarity, concept_vector
 from pipeline.topics import ConceptMatch, Matcher, load_concepts
@@ -35,6 +36,7 @@ class Labeller:
     def __init__(self, topics_path: Path, baseline: Baseline) -> None:
         concepts = load_concepts(topics_path)
         self.concepts = {c.id: c for c in concepts}
+        self.rules = load_rules(topics_path, {c.id for c in concepts if c.kind == "topic"})
         self.matcher = Matcher(concepts)
         self.anchor_ids = frozenset(c.id for c in concepts if c.kind == "entity" and c.weight >= ANCHOR_WEIGHT)
         self.baseline_vector = self.label_vector(baseline.title, baseline.text, baseline.language)

@@ -157,7 +157,8 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle) -> FeedReport:
                     errors=len(failed), etag=result.etag, last_modified=result.last_modified,
                     error=warning),
         drafts, split.links, outlet=feed.outlet,
-        next_check=next_check_at(now, 0, now, first=settings.recheck_first, until=settings.recheck_until))
+        next_check=next_check_at(now, 0, now, first=settings.recheck_first, until=settings.recheck_until),
+        rules=cycle.labeller.rules, digest_window=settings.digest_window)
     rechecked = _recheck(feed, state, split.moved, cycle)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d versions=%d", feed.name,
              len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), rechecked.changed)

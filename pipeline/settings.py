@@ -94,6 +94,9 @@ class Settings:
     recheck_first: float = 1800.0
     recheck_until: float = 3 * 86400.0
     rechecks_per_poll: int = 20
+    digest_window: float = 3600.0
+    alert_attempts: int = 6
+    alert_backoff: float = 60.0
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -212,4 +215,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "recheck_first": _seconds(allow_zero=True),
     "recheck_until": _seconds(allow_zero=True),
     "rechecks_per_poll": _positive(int, allow_zero=True),
+    "digest_window": _seconds(),
+    "alert_attempts": _positive(int),
+    "alert_backoff": _seconds(allow_zero=True),
 }

@@ -10,12 +10,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -96,3 +97,13 @@ def open_database(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
+    """Open a connection or a transaction; driver errors become StorageError."""
+    try:
+        with opener() as connection:
+            yield connection
+    except SQLAlchemyError as error:
+        raise StorageError(f"article database: {short_error(error)}") from error

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Engine, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline.storage.repository import storage_errors
+from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import HostSlot
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from pipeline.dedup import NearMatch, Signature, band_keys, best_near_match
 from pipeline.labels import ArticleLabels
 from pipeline.stories import WINDOW, StoryState, add_to_centroid, choose_story, merge_partner
+from pipeline.storage.outbox import Labelled, repoint_alerts
 from pipeline.storage.schema import Article, ArticleConcept, MinhashBand, Story
 
 NEAR_CANDIDATES = 20
@@ -39,15 +40,22 @@ class NewArticle:
     labels: ArticleLabels | None
 
 
-def label_articles(connection: Connection, articles: list[NewArticle]) -> None:
-    """Link near-duplicates, record concepts and assign stories, oldest article first."""
+def label_articles(connection: Connection, articles: list[NewArticle]) -> list[Labelled]:
+    """Link near-duplicates, record concepts and assign stories, oldest article first.
+
+    Returns the originals among them (near-duplicates stay silent), in that order, with
+    their stories as they stand once stories that proved to be one are merged.
+    """
     if not articles:
-        return
+        return []
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
     touched: set[int] = set()
+    originals: list[NewArticle] = []
     for article in sorted(articles, key=lambda a: (a.when, a.id)):
         near = _near_duplicate(connection, article)
+        if near is None:
+            originals.append(article)
         if article.labels is not None:
             _record_concepts(connection, article)
         story_id = _assign_story(connection, article, near)
@@ -62,6 +70,11 @@ def label_articles(connection: Connection, articles: list[NewArticle]) -> None:
                           baseline_adds=list(article.labels.adds), concept_vector=article.labels.vector)
         connection.execute(update(Article).where(Article.id == article.id).values(**values))
     _consolidate(connection, touched)
+    stories = dict(connection.execute(select(Article.id, Article.story_id)
+                                      .where(Article.id.in_([a.id for a in originals]))).all())
+    return [Labelled(a.id, stories[a.id], a.language, a.outlet, a.labels.topics if a.labels else (),
+                     a.labels.matches if a.labels else (), a.labels.baseline_similarity if a.labels else None)
+            for a in originals]
 
 
 def _near_duplicate(connection: Connection, article: NewArticle) -> tuple[int, NearMatch] | None:
@@ -164,6 +177,7 @@ def _merge(connection: Connection, keep: int, gone: int) -> None:
     """The younger story ``gone`` becomes part of the older ``keep``; it remains as a pointer."""
     kept, merged = (connection.execute(select(Story).where(Story.id == i)).one() for i in (keep, gone))
     connection.execute(update(Article).where(Article.story_id == gone).values(story_id=keep))
+    repoint_alerts(connection, keep, gone)
     connection.execute(update(Story).where(Story.id == keep).values(
         first_seen_at=min(kept.first_seen_at, merged.first_seen_at),
         last_seen_at=max(kept.last_seen_at, merged.last_seen_at),

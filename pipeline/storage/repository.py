@@ -8,22 +8,21 @@ the database decides, not a check-then-insert in Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline.errors import StorageError
+from pipeline.alerts import Rule
+from pipeline.labels import ArticleLabels
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
 from pipeline.seeds import Baseline
-from pipeline.labels import ArticleLabels
-from pipeline.storage.engine import short_error
+from pipeline.storage.engine import storage_errors
 from pipeline.storage.labelling import NewArticle, article_time, label_articles
+from pipeline.storage.outbox import queue_alerts
 from pipeline.storage.schema import Article, Entry, Feed, Poll
 
 BATCH = 200
@@ -126,19 +125,21 @@ class Repository:
 
     def store_poll(self, poll: PollRecord, drafts: Sequence[ArticleDraft] = (),
                    links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "",
-                   next_check: datetime | None = None) -> StoredCounts:
-        """Write everything one poll produced, in one transaction."""
+                   next_check: datetime | None = None, rules: Sequence[Rule] = (),
+                   digest_window: float = 3600.0) -> StoredCounts:
+        """Write everything one poll produced, and the alerts it causes, in one transaction."""
         with self._begin() as connection:
             article_ids, new_ids = self._insert_articles(connection, poll, drafts, outlet, next_check)
             created: dict[int, ArticleDraft] = {}  # each new article once, from its first draft
             for draft in drafts:
                 if article_ids[draft.canonical_url] in new_ids:
                     created.setdefault(article_ids[draft.canonical_url], draft)
-            label_articles(connection, [
+            originals = label_articles(connection, [
                 NewArticle(id=article_id, title=d.extracted.title, outlet=outlet, language=d.language.code,
                            signature=d.signature, labels=d.labels,
                            when=article_time(d.extracted.published_at, poll.finished_at))
                 for article_id, d in created.items()])
+            queue_alerts(connection, originals, rules, poll.finished_at, digest_window)
             entry_links = [(d.entry, article_ids[d.canonical_url]) for d in drafts] + list(links)
             self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
             counts = StoredCounts(new=len(new_ids), duplicates=len(entry_links) - len(new_ids),
@@ -266,13 +267,3 @@ def _insert(connection: Connection, table: Table):
 def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
     for start in range(0, len(rows), BATCH):
         yield rows[start:start + BATCH]
-
-
-@contextmanager
-def storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
-    """Open a connection or a transaction; driver errors become StorageError."""
-    try:
-        with opener() as connection:
-            yield connection
-    except SQLAlchemyError as error:
-        raise StorageError(f"article database: {short_error(error)}") from error

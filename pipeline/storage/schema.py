@@ -254,3 +254,39 @@ class MaintenanceRun(Base):
     feeds_unpolled: Mapped[int] = mapped_column(Integer)
     polls_pruned: Mapped[int] = mapped_column(Integer)
     statistics_refreshed: Mapped[bool] = mapped_column(Boolean)
+
+
+class Alert(Base):
+    """The outbox: one alert per rule and story (sequence 0), then at most one digest per window."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("rule", "story_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(String(80))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)  # 0: the alert; n: the n-th digest window
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    terms: Mapped[dict | None] = mapped_column(JSON)  # topic -> the terms that matched
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime]
+    not_before: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(10), index=True)  # pending|sending|sent|failed|held|merged
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_to: Mapped[list | None] = mapped_column(JSON)  # targets that took it (no secrets)
+
+
+class AlertAttempt(Base):
+    """Every delivery attempt of an alert, and how it went."""
+
+    __tablename__ = "alert_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    attempted_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)

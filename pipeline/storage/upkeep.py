@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, insert, select, text, update
 
 from pipeline.health import FeedActivity, FeedHealth
-from pipeline.storage.repository import storage_errors
+from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Feed, MaintenanceRun, Poll
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from pipeline.dedup import band_keys
 from pipeline.models import ArticleDraft
 from pipeline.storage.labelling import concept_rows
-from pipeline.storage.repository import storage_errors
+from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, MinhashBand
 from pipeline.versions import Change
 

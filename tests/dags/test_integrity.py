@@ -23,10 +23,11 @@ def dagbag(airflow_db):
 
 def test_every_dag_file_imports(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {p.stem for p in DAG_FILES} == {"newswatch_poll", "newswatch_maintenance"}
+    assert set(dagbag.dag_ids) == {p.stem for p in DAG_FILES} == {
+        "newswatch_poll", "newswatch_maintenance", "newswatch_alerts"}
 
 
-@pytest.mark.parametrize("dag_id", ["newswatch_poll", "newswatch_maintenance"])
+@pytest.mark.parametrize("dag_id", ["newswatch_poll", "newswatch_maintenance", "newswatch_alerts"])
 def test_dag_configuration(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
     assert "newswatch" in dag.tags and len(dag.tags) >= 2
@@ -43,6 +44,19 @@ def test_poll_dag_shape(dagbag):
     assert poll.map_index_template == "{{ task.op_kwargs['feed'] }}"
     assert dag.get_task("summarize").trigger_rule == "all_done"
     assert [t.task_id for t in dag.topological_sort()] == ["plan", "poll_feed", "summarize"]
+
+
+def test_alerts_dag_runs_on_new_articles_and_on_a_timer(dagbag):
+    dag = dagbag.get_dag("newswatch_alerts")
+    assert [t.task_id for t in dag.tasks] == ["deliver"]
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert timetable.asset_condition.name == "newswatch_articles"
+    assert timetable.asset_condition.uri.rstrip("/") == "newswatch://articles"  # Airflow adds the slash
+    assert timetable.timetable.expression == "*/5 * * * *"
+    # The poll DAG announces exactly that asset (through its alias) when articles arrive.
+    poll = dagbag.get_dag("newswatch_poll")
+    assert poll.get_task("summarize").outlets[0].name == "newswatch_new_articles"
 
 
 PROBE = r"""

@@ -1,0 +1,102 @@
+"""Delivering the alerts outbox: claim what is due, compose, send through Apprise, mark.
+
+Runs after a cycle (``newswatch run``), on its own (``newswatch alerts --deliver``) and as
+the ``newswatch_alerts`` DAG. See ``pipeline.storage.outbox`` for the guarantees: each
+story alerts once per rule; delivery is at least once with a stable idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from pipeline.alerts import Message, Rule, compose_alert, compose_digest, load_rules, to_json
+from pipeline.delivery import Delivery, send_alert, target_key
+from pipeline.settings import Settings
+from pipeline.storage.engine import open_database
+from pipeline.storage.outbox import claim, due_alerts, message_data, record_attempt
+from pipeline.topics import load_concepts
+
+log = logging.getLogger(__name__)
+Sender = Callable[..., Delivery]
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    held: int = 0
+    previews: tuple[Message, ...] = field(default=())  # what --dry-run would send
+
+
+def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = send_alert,
+                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> DeliveryReport:
+    """Send every alert and digest that is due; with ``dry_run``, only compose them."""
+    concepts = load_concepts(settings.topics_path)
+    rules = {r.id: r for r in load_rules(settings.topics_path, {c.id for c in concepts if c.kind == "topic"})}
+    counts = {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
+    previews = []
+    with open_database(settings.database_url) as engine:
+        now = clock()
+        for alert in due_alerts(engine, now):
+            rule = rules.get(alert["rule"])
+            if rule is None:
+                continue  # a rule taken out of the topics file: its alerts wait for it
+            message = _compose(engine, alert, rule, settings)
+            if dry_run:
+                previews.append(message)
+                continue
+            if not claim(engine, alert["id"], now):
+                continue
+            outcome = _send(engine, alert, rule, message, settings, send, now)
+            counts[outcome] += 1
+    return DeliveryReport(**counts, previews=tuple(previews))
+
+
+def _compose(engine, alert: dict, rule: Rule, settings: Settings) -> Message:
+    data = message_data(engine, alert, settings.digest_window)
+    if alert["sequence"] == 0:
+        return compose_alert(alert, data["article"], data["story"], rule, settings.web_url)
+    return compose_digest(alert, data["articles"], data["story"], rule, settings.web_url,
+                          earlier_outlets=data["earlier_outlets"], earlier_languages=data["earlier_languages"])
+
+
+def _send(engine, alert: dict, rule: Rule, message: Message, settings: Settings, send: Sender,
+          now: datetime) -> str:
+    urls = rule.urls or settings.alert_urls
+    if not urls:
+        record_attempt(engine, alert["id"], now, ok=False, error="no alert URLs configured: kept in the database",
+                       state="held")
+        return "held"
+    if alert["sequence"] > 0 and not message.document["articles"]:
+        record_attempt(engine, alert["id"], now, ok=True, error="nothing new to report", state="sent")
+        return "sent"
+    delivered = set(alert["delivered_to"] or ())
+    errors = []
+    document = to_json(message.document)
+    for url in urls:
+        if target_key(url) in delivered:
+            continue  # took it on an earlier attempt: a retry goes only where it failed
+        outcome = send(url, message.title, message.body, document)
+        if outcome.sent:
+            delivered.add(target_key(url))
+        else:
+            errors.append(outcome.error or "not delivered")
+    if not errors:
+        record_attempt(engine, alert["id"], now, ok=True, error=None, state="sent", delivered_to=delivered)
+        log.info("alert=%s rule=%s story=%s sent", alert["id"], alert["rule"], alert["story_id"])
+        return "sent"
+    error = " | ".join(errors)
+    attempts = alert["attempts"] + 1
+    if attempts >= settings.alert_attempts:
+        record_attempt(engine, alert["id"], now, ok=False, error=error, state="failed", delivered_to=delivered)
+        log.error("alert=%s failed for good after %d attempts: %s", alert["id"], attempts, error)
+        return "failed"
+    retry_at = now + timedelta(seconds=settings.alert_backoff * 2 ** (attempts - 1))
+    record_attempt(engine, alert["id"], now, ok=False, error=error, state="pending", next_attempt=retry_at,
+                   delivered_to=delivered)
+    log.warning("alert=%s attempt %d failed, retry at %s: %s", alert["id"], attempts, retry_at, error)
+    return "retrying"

@@ -1,0 +1,186 @@
+"""The alerts outbox: queued in the poll's transaction, claimed, delivered, marked.
+
+Guarantees. An alert is *created* exactly once per rule and story — a unique constraint
+on (rule, story, sequence) decides, in the same transaction as the articles that caused
+it, so retried tasks, re-runs and parallel workers cannot queue it twice. *Delivery* is
+at least once: a deliverer claims a row (pending → sending) before sending and marks it
+sent after; if it dies in between, the claim goes stale after ``CLAIM_TIMEOUT`` and the
+alert is sent again — with the same idempotency key, which every message carries, so a
+receiver can drop the repeat. Failed sends are retried with exponential backoff up to a
+limit, then the alert is marked failed with the error; nothing else is held up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from pipeline.alerts import Rule, digest_due, digest_sequence, match_rule
+from pipeline.storage.engine import storage_errors
+from pipeline.storage.schema import Alert, AlertAttempt, Article, Feed, Story
+
+CLAIM_TIMEOUT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A new original article as labelling left it: what the rules look at."""
+
+    article_id: int
+    story_id: int
+    language: str
+    outlet: str
+    topics: tuple[str, ...]
+    matches: tuple
+    baseline_similarity: float | None
+
+
+def queue_alerts(connection: Connection, articles: Sequence[Labelled], rules: Sequence[Rule],
+                 now: datetime, window: float) -> None:
+    """Queue an alert for each story a rule fires on first, and digests for later coverage."""
+    insert_ignoring = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
+    for article in articles:
+        for rule in rules:
+            alerted_at = connection.execute(select(Alert.created_at).where(
+                Alert.rule == rule.id, Alert.story_id == article.story_id, Alert.sequence == 0)).scalar()
+            if alerted_at is None:
+                match = match_rule(rule, topics=article.topics, matches=article.matches,
+                                   language=article.language, outlet=article.outlet,
+                                   baseline_similarity=article.baseline_similarity)
+                if match is None:
+                    continue
+                sequence, due, terms = 0, now, match.terms
+            elif alerted_at >= now:
+                continue  # arrived with the article that raised the alert: the alert counts it
+            else:
+                sequence = digest_sequence(alerted_at, now, window)
+                due, terms = digest_due(alerted_at, sequence, window), None
+            connection.execute(insert_ignoring(Alert).values(
+                rule=rule.id, story_id=article.story_id, sequence=sequence,
+                article_id=article.article_id if sequence == 0 else None, terms=terms,
+                idempotency_key=f"newswatch-{rule.id}-story-{article.story_id}-{sequence}",
+                created_at=now, not_before=due, state="pending", attempts=0, next_attempt_at=due,
+            ).on_conflict_do_nothing())
+
+
+def repoint_alerts(connection: Connection, keep: int, gone: int) -> None:
+    """Stories ``keep`` and ``gone`` proved to be one: their alerts become the survivor's.
+
+    A rule that has alerted on neither, or only on ``gone``, moves to ``keep``. A rule
+    queued on both keeps ``keep``'s; ``gone``'s rows not yet sent are set ``merged``
+    (kept, never sent), so the one story alerts once. Rows already sent stay as history.
+    """
+    taken = select(Alert.rule).where(Alert.story_id == keep).scalar_subquery()
+    connection.execute(update(Alert).where(Alert.story_id == gone, Alert.rule.not_in(taken))
+                       .values(story_id=keep))
+    connection.execute(update(Alert).where(Alert.story_id == gone, Alert.state.in_(("pending", "held")))
+                       .values(state="merged", last_error=f"story merged into story {keep}"))
+
+
+def due_alerts(engine: Engine, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+    """Alerts ready to send: pending and due, or claimed so long ago that the claimer died.
+
+    A digest waits until its story's alert has gone out: follow-ups never overtake the news.
+    """
+    first = aliased(Alert)
+    alert_sent = (select(first.id).where(first.rule == Alert.rule, first.story_id == Alert.story_id,
+                                         first.sequence == 0, first.state == "sent").exists())
+    ready = and_(or_(and_(Alert.state == "pending", Alert.next_attempt_at <= now, Alert.not_before <= now),
+                     and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT)),
+                 or_(Alert.sequence == 0, alert_sent))
+    with storage_errors(engine.connect) as connection:
+        rows = connection.execute(select(Alert).where(ready)
+                                  .order_by(Alert.not_before, Alert.id).limit(limit)).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def claim(engine: Engine, alert_id: int, now: datetime) -> bool:
+    """Take an alert for sending; False if another deliverer has it."""
+    free = or_(Alert.state == "pending", and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT))
+    with storage_errors(engine.begin) as connection:
+        result = connection.execute(update(Alert).where(Alert.id == alert_id, free)
+                                    .values(state="sending", claimed_at=now))
+    return result.rowcount == 1
+
+
+def record_attempt(engine: Engine, alert_id: int, now: datetime, *, ok: bool, error: str | None,
+                   state: str, next_attempt: datetime | None = None,
+                   delivered_to: Sequence[str] | None = None) -> None:
+    """Write how a send went: sent, held (nobody to send to), retry later, or failed for good;
+    ``delivered_to`` names the targets that have it, so a retry skips them."""
+    values: dict[str, Any] = {"state": state, "last_error": error, "attempts": Alert.attempts + 1}
+    if delivered_to is not None:
+        values["delivered_to"] = sorted(delivered_to)
+    if state == "sent":
+        values["sent_at"] = now
+    if next_attempt is not None:
+        values["next_attempt_at"] = next_attempt
+    with storage_errors(engine.begin) as connection:
+        connection.execute(insert(AlertAttempt).values(alert_id=alert_id, attempted_at=now, ok=ok, error=error))
+        connection.execute(update(Alert).where(Alert.id == alert_id).values(**values))
+
+
+def message_data(engine: Engine, alert: dict[str, Any], window: float) -> dict[str, Any]:
+    """The story, the trigger article (alert) or the window's new articles (digest)."""
+    with storage_errors(engine.connect) as connection:
+        story = _story(connection, alert["story_id"])
+        if alert["sequence"] == 0:
+            return {"story": story, "article": _article(connection, alert["article_id"])}
+        first = connection.execute(select(Alert.created_at, Alert.article_id).where(
+            Alert.rule == alert["rule"], Alert.story_id == alert["story_id"], Alert.sequence == 0)).one()
+        start = digest_due(first.created_at, alert["sequence"] - 1, window)
+        end = digest_due(first.created_at, alert["sequence"], window)
+        ids = connection.execute(select(Article.id).where(
+            Article.story_id == alert["story_id"], Article.duplicate_of.is_(None),
+            Article.is_baseline.is_(False), Article.id != first.article_id,
+            Article.first_seen_at >= start, Article.first_seen_at < end,
+            Article.first_seen_at > first.created_at).order_by(Article.id)).scalars().all()
+        earlier = connection.execute(select(Article.outlet, Article.language).where(
+            Article.story_id == alert["story_id"], Article.is_baseline.is_(False),
+            or_(Article.first_seen_at < start, Article.first_seen_at <= first.created_at))).all()
+        return {"story": story, "articles": [_article(connection, i) for i in ids],
+                "earlier_outlets": sorted({r.outlet for r in earlier}),
+                "earlier_languages": sorted({r.language for r in earlier})}
+
+
+def _story(connection: Connection, story_id: int) -> dict[str, Any]:
+    """The story as it stands now: originals, copies, outlets and languages of its articles."""
+    title = connection.execute(select(Story.title).where(Story.id == story_id)).scalar_one()
+    rows = connection.execute(select(Article.outlet, Article.language, Article.duplicate_of).where(
+        Article.story_id == story_id, Article.is_baseline.is_(False))).all()
+    return {"id": story_id, "title": title,
+            "article_count": sum(1 for r in rows if r.duplicate_of is None),
+            "copies": sum(1 for r in rows if r.duplicate_of is not None),
+            "outlets": sorted({r.outlet for r in rows if r.outlet}),
+            "languages": sorted({r.language for r in rows if r.language})}
+
+
+def _article(connection: Connection, article_id: int) -> dict[str, Any]:
+    row = connection.execute(select(Article.id, Article.title, Article.language, Article.outlet, Article.url,
+                                    Article.published_at, Article.baseline_similarity, Article.baseline_adds,
+                                    Feed.name.label("feed"))
+                             .outerjoin(Feed, Feed.id == Article.feed_id).where(Article.id == article_id)).one()
+    return dict(row._mapping)
+
+
+def list_alerts(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    statement = (select(Alert, Story.title.label("story_title")).join(Story, Story.id == Alert.story_id)
+                 .order_by(Alert.id.desc()).limit(limit))
+    if state:
+        statement = statement.where(Alert.state == state)
+    with storage_errors(engine.connect) as connection:
+        return [dict(row._mapping) for row in connection.execute(statement)]
+
+
+def retry_alert(engine: Engine, alert_id: int, now: datetime) -> bool:
+    """Put a failed (or held) alert back in the queue; False if there is no such alert to retry."""
+    with storage_errors(engine.begin) as connection:
+        result = connection.execute(update(Alert).where(Alert.id == alert_id, Alert.state.in_(("failed", "held")))
+                                    .values(state="pending", attempts=0, next_attempt_at=now))
+    return result.rowcount == 1
