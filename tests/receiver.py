@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    """Records every POST; answers ``status`` (200 by default). Use as a context manager."""
+    """Records every POST with the status it was answered with (``status``, 200 by default).
+    Use as a context manager; ``port`` 0 picks a free one."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.posts: list[dict] = []
         self.status = 200
         self._lock = threading.Lock()
@@ -27,12 +28,13 @@ class WebhookReceiver:
                 except ValueError:
                     payload = {"raw": body.decode("utf-8", "replace")}
                 with receiver._lock:
-                    receiver.posts.append({"path": self.path, "body": payload})
-                self.send_response(receiver.status)
+                    status = receiver.status
+                    receiver.posts.append({"path": self.path, "body": payload, "status": status})
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
