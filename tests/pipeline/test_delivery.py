@@ -1,8 +1,12 @@
-"""Delivery through Apprise to a real webhook receiver on 127.0.0.1."""
+"""Delivery through Apprise to a real webhook receiver and a real SMTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-from pipeline.delivery import send_message
+import base64
+import json
+
+from pipeline.delivery import send_alert, send_message, target_key
+from tests.mailbox import Mailbox
 from tests.receiver import WebhookReceiver
 
 
@@ -30,3 +34,38 @@ def test_an_unusable_url_is_named_without_its_secrets():
 
 def test_nothing_configured():
     assert send_message([], "t", "b").error == "no Apprise URL configured"
+
+
+def test_an_alert_to_a_json_webhook_carries_the_structured_document():
+    with WebhookReceiver() as receiver:
+        outcome = send_alert(receiver.url, "newswatch: alert", "[de] Gipfel\nzweite Zeile", '{"kind": "alert"}')
+    assert outcome.sent
+    [post] = receiver.posts
+    assert post["body"]["message"] == "[de] Gipfel\nzweite Zeile"
+    [attachment] = post["body"]["attachments"]
+    assert attachment["filename"] == "alert.json" and attachment["mimetype"] == "application/json"
+    assert json.loads(base64.b64decode(attachment["base64"])) == {"kind": "alert"}
+
+
+def test_an_alert_by_email_is_plain_text_with_its_lines():
+    with Mailbox() as mailbox:
+        outcome = send_alert(mailbox.url, "newswatch: Саміт", "[uk] Саміт на Алясці\n<b>not markup</b>", "{}")
+    assert outcome.sent
+    [mail] = mailbox.messages
+    assert mail["Subject"] == "newswatch: Саміт" and mail["To"] == "desk@example.test"
+    assert mailbox.bodies()[0].splitlines() == ["[uk] Саміт на Алясці", "<b>not markup</b>"]
+
+
+def test_a_failed_alert_says_why_in_apprises_words():
+    with WebhookReceiver() as receiver:
+        receiver.status = 503
+        outcome = send_alert(receiver.url, "t", "b", "{}")
+    assert not outcome.sent and outcome.error.startswith("json://127.0.0.1:") and "503" in outcome.error
+    refused = send_alert("json://127.0.0.1:9/x", "t", "b", "{}")
+    assert not refused.sent and "Connection" in refused.error
+
+
+def test_target_keys_name_the_target_without_its_secrets():
+    key = target_key("tgram://123456:SECRETTOKEN@telegram/987")
+    assert key.startswith("tgram://telegram/") and "SECRET" not in key
+    assert key != target_key("tgram://123456:OTHERTOKEN@telegram/987")

@@ -26,7 +26,8 @@ def test_an_old_database_upgrades_with_its_articles(database_url):
         row = connection.execute(text("select title, checks, version, story_id from articles")).one()
     assert tuple(row) == ("A", 0, 1, None)
     tables = set(inspect(engine).get_table_names())
-    assert {"stories", "minhash_bands", "article_concepts", "article_versions", "host_slots"} <= tables
+    assert {"stories", "minhash_bands", "article_concepts", "article_versions", "host_slots", "alerts",
+            "alert_attempts"} <= tables
     command.downgrade(alembic_config(engine), "0001")  # and back, without losing the article
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from articles")).scalar() == 1
