@@ -1,8 +1,10 @@
 """newswatch_alerts: send recipients the alerts and digests the polls queued.
 
 Runs when ``newswatch_poll`` announces new articles (the ``newswatch://articles`` asset)
-and every 5 minutes as a safety net, which also sends digests when their window closes
-and retries failed sends when their backoff is over. Wiring only: the work is
+and every 5 minutes as a safety net, which sends digests when their window closes, retries
+failed sends when their backoff is over, and sends new alerts only once they are 20
+minutes old (the poll's own run sends them first; a timer run in the middle of a poll
+would otherwise alert on half-clustered stories). Wiring only: the work is
 ``pipeline.dispatch``'s; the outbox in the article database decides what is due, so a
 retried or repeated run never sends a story twice.
 
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from newswatch_airflow import ARTICLES_URI, OWNER, RETRIES, notify_operators
 
 log = logging.getLogger(__name__)
+SETTLE = timedelta(minutes=20)  # longer than a poll run takes
 
 
 @dag(
@@ -40,14 +43,19 @@ log = logging.getLogger(__name__)
 )
 def newswatch_alerts():
     @task
-    def deliver(*, params=None) -> dict[str, int]:
+    def deliver(*, params=None, dag_run=None) -> dict[str, int]:
         """Claim what is due, send it through Apprise, mark it; failures wait for their retry."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from newswatch_airflow import task_settings
         from pipeline.dispatch import deliver_alerts
 
-        report = deliver_alerts(task_settings(), dry_run=bool(params["dry_run"]))
+        settled = timedelta(0)
+        if dag_run is not None and str(dag_run.run_type) in ("scheduled", "DagRunType.SCHEDULED"):
+            # The timer's run may fall in the middle of a poll: it sends digests, retries and
+            # news the poll's own (asset-triggered) run missed, not alerts the poll is still making.
+            settled = SETTLE
+        report = deliver_alerts(task_settings(), dry_run=bool(params["dry_run"]), settled=settled)
         for message in report.previews:
             log.info("would send: %s\n%s", message.title, message.body)
         counts = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,

@@ -33,15 +33,18 @@ class DeliveryReport:
 
 
 def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = send_alert,
-                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> DeliveryReport:
-    """Send every alert and digest that is due; with ``dry_run``, only compose them."""
+                   clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                   settled: timedelta = timedelta(0)) -> DeliveryReport:
+    """Send every alert and digest that is due; with ``dry_run``, only compose them.
+
+    ``settled``: new stories' alerts younger than this wait (see ``due_alerts``)."""
     concepts = load_concepts(settings.topics_path)
     rules = {r.id: r for r in load_rules(settings.topics_path, {c.id for c in concepts if c.kind == "topic"})}
     counts = {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
     previews = []
     with open_database(settings.database_url) as engine:
         now = clock()
-        for alert in due_alerts(engine, now):
+        for alert in due_alerts(engine, now, settled=settled):
             rule = rules.get(alert["rule"])
             if rule is None:
                 continue  # a rule taken out of the topics file: its alerts wait for it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -29,7 +30,8 @@ class WebhookReceiver:
                     payload = {"raw": body.decode("utf-8", "replace")}
                 with receiver._lock:
                     status = receiver.status
-                    receiver.posts.append({"path": self.path, "body": payload, "status": status})
+                    receiver.posts.append({"path": self.path, "body": payload, "status": status,
+                                           "received_at": time.time()})
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

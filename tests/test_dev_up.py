@@ -1,9 +1,11 @@
 """The README's first command, for real: `./dev up` starts Airflow standalone with newswatch's
-DAGs unpaused, the scheduled poll stores the fixture world's articles, and Ctrl-C leaves
-no process behind. Runs in a temporary data directory on free ports."""
+DAGs unpaused, the scheduled poll stores the fixture world's articles, the alerts DAG —
+started by the poll's asset event — delivers the summit alerts to a webhook receiver, and
+Ctrl-C leaves no process behind. Runs in a temporary data directory on free ports."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -12,11 +14,13 @@ import sqlite3
 import subprocess
 import time
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.receiver import WebhookReceiver
 from tests.world import ARTICLES, write_feed_list
 
 STARTUP_LIMIT = 300  # seconds for migrations, parsing, the first scheduled run
@@ -65,6 +69,11 @@ def processes_using(home: Path) -> list[int]:
 
 
 def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
+    with WebhookReceiver() as recipients:
+        run_dev_up(tmp_path, server, recipients)
+
+
+def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
     data = tmp_path / "data"
     home = data / "airflow"
     port = free_port()
@@ -73,7 +82,8 @@ def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
                AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
                AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
                NEWSWATCH_FEEDS=str(write_feed_list(tmp_path / "feeds.toml", server)),
-               NEWSWATCH_ALLOWED_PRIVATE_HOSTS="127.0.0.1", NEWSWATCH_HOST_DELAY="0")
+               NEWSWATCH_ALLOWED_PRIVATE_HOSTS="127.0.0.1", NEWSWATCH_HOST_DELAY="0",
+               NEWSWATCH_ALERT_URLS=recipients.url)
     log = open(tmp_path / "dev-up.log", "w")
     process = subprocess.Popen([str(ROOT / "dev"), "up"], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, start_new_session=True)
@@ -98,6 +108,18 @@ def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
         stored = wait_for(lambda: articles() >= len(ARTICLES) and articles(), deadline,
                           "the first scheduled poll to store the fixture articles", process)
         assert stored == len(ARTICLES)
+        wait_for(lambda: recipients.posts, deadline, "newswatch_alerts to deliver summit alerts", process)
+        time.sleep(5)  # the rest of that run's alerts
+        with sqlite3.connect(data / "newswatch.db") as connection:
+            polled = dict(connection.execute("select id, first_seen_at from articles").fetchall())
+        by_url = {server.url(a["canonical"]): a for a in ARTICLES}
+        alerted = []
+        for post in recipients.posts:
+            document = json.loads(base64.b64decode(post["body"]["attachments"][0]["base64"]))
+            alerted.append(by_url[document["article"]["url"]])
+            seen = datetime.fromisoformat(polled[document["article"]["id"]]).replace(tzinfo=timezone.utc)
+            print(f"alert for story {document['story']['id']}: arrived "
+                  f"{post['received_at'] - seen.timestamp():.1f} s after its poll stored the article")
         assert "log in as admin, password:" in (tmp_path / "dev-up.log").read_text()
     finally:
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends
@@ -108,5 +130,9 @@ def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
             for pid in leftovers:
                 os.kill(pid, signal.SIGKILL)
             log.close()
+    # Only summit coverage, each story once. (Which stories: the polls run in parallel, so
+    # the order articles are stored in varies, and with it how stories cluster; see bench/alerts.py.)
+    assert alerted and all(a["summit"] for a in alerted)
+    assert len({a["story"] for a in alerted}) == len(alerted)
     assert process.returncode == 130
     assert leftovers == [], f"processes left behind: {leftovers}"

@@ -83,17 +83,21 @@ def repoint_alerts(connection: Connection, keep: int, gone: int) -> None:
                        .values(state="merged", last_error=f"story merged into story {keep}"))
 
 
-def due_alerts(engine: Engine, now: datetime, limit: int = 100) -> list[dict[str, Any]]:
+def due_alerts(engine: Engine, now: datetime, limit: int = 100,
+               settled: timedelta = timedelta(0)) -> list[dict[str, Any]]:
     """Alerts ready to send: pending and due, or claimed so long ago that the claimer died.
 
     A digest waits until its story's alert has gone out: follow-ups never overtake the news.
+    With ``settled``, a new story's alert waits until it is that old: a deliverer running
+    while a poll is still storing feeds leaves the news to the poll's own delivery, which
+    comes once stories that prove to be one have merged.
     """
     first = aliased(Alert)
     alert_sent = (select(first.id).where(first.rule == Alert.rule, first.story_id == Alert.story_id,
                                          first.sequence == 0, first.state == "sent").exists())
     ready = and_(or_(and_(Alert.state == "pending", Alert.next_attempt_at <= now, Alert.not_before <= now),
                      and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT)),
-                 or_(Alert.sequence == 0, alert_sent))
+                 or_(and_(Alert.sequence == 0, Alert.created_at <= now - settled), alert_sent))
     with storage_errors(engine.connect) as connection:
         rows = connection.execute(select(Alert).where(ready)
                                   .order_by(Alert.not_before, Alert.id).limit(limit)).all()

@@ -99,3 +99,11 @@ def test_a_merged_story_alerted_only_on_the_younger_side_moves_its_alert(engine)
     assert alerts(engine) == [(1, 0, "pending")]
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(Alert)).scalar() == 1
+
+
+def test_a_settling_deliverer_leaves_fresh_news_for_the_polls_own_run(engine):
+    queue(engine, labelled(1))
+    queue(engine, labelled(2), at=T0 + timedelta(minutes=15))
+    settled = timedelta(minutes=20)
+    assert [a["story_id"] for a in due_alerts(engine, T0 + timedelta(minutes=25), settled=settled)] == [1]
+    assert [a["story_id"] for a in due_alerts(engine, T0 + timedelta(minutes=35), settled=settled)] == [1, 2]
