@@ -262,10 +262,17 @@ class Fetcher:
 
     def _wait_for_host(self, url: str) -> None:
         delay = max(self.settings.host_delay, self._crawl_delay(url))
-        if delay > 0:
+        if delay <= 0:
+            return
+        for _ in range(3):
             wait = self._gate.reserve(urlsplit(url).netloc.lower(), delay)
-            if wait > 0:
-                self._sleep(wait)
+            if wait <= 0:
+                return
+            due = time.monotonic() + wait
+            self._sleep(wait)
+            if time.monotonic() - due < delay / 2:
+                return
+            # Woke too late (a busy machine): the next worker's slot may be now; book again.
 
     def _robots_key(self, url: str) -> str:
         parts = urlsplit(url)
