@@ -29,7 +29,7 @@ from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
-from pipeline.dispatch import deliver_alerts
+from pipeline.dispatch import check_alert_targets, deliver_alerts
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import create_database_engine, migrate, open_database
 from pipeline.storage.queries import (
@@ -152,6 +152,8 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
             raise SettingsError(f"{settings.feeds_path}: no feed named {', '.join(map(repr, unknown))}")
         feeds = tuple(f for f in feeds if f.name in args.only)
         args.force = True
+    if not args.no_alerts:
+        check_alert_targets(settings)  # a bad alert URL stops the run before anything is polled
     out = _stdout()
     if console.is_terminal:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -62,6 +62,13 @@ def send_alert(url: str, title: str, body: str, document_json: str) -> Delivery:
     return Delivery(False, f"{_redact(url)}: {'; '.join(reasons[-2:]) or 'not delivered'}")
 
 
+def unusable_urls(urls: Sequence[str]) -> list[str]:
+    """The URLs Apprise cannot use (no such service, missing parts), without their secrets."""
+    import apprise
+
+    return [_redact(url) for url in urls if apprise.Apprise.instantiate(url) is None]
+
+
 def target_key(url: str) -> str:
     """A stable name for a target that does not reveal its secrets (for the delivery record)."""
     return f"{_redact(url)}#{hashlib.sha256(url.encode()).hexdigest()[:12]}"

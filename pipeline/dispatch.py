@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from pipeline.alerts import Message, Rule, compose_alert, compose_digest, load_rules, to_json
-from pipeline.delivery import Delivery, send_alert, target_key
+from pipeline.delivery import Delivery, send_alert, target_key, unusable_urls
+from pipeline.errors import SettingsError
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.outbox import claim, due_alerts, message_data, record_attempt
@@ -32,14 +33,28 @@ class DeliveryReport:
     previews: tuple[Message, ...] = field(default=())  # what --dry-run would send
 
 
+def check_alert_targets(settings: Settings) -> tuple[Rule, ...]:
+    """The rules, once every URL they send to is one Apprise can use; else a SettingsError
+    naming the rule (or NEWSWATCH_ALERT_URLS) and the URL, before anything is sent."""
+    concepts = load_concepts(settings.topics_path)
+    rules = load_rules(settings.topics_path, {c.id for c in concepts if c.kind == "topic"})
+    bad = unusable_urls(settings.alert_urls)
+    if bad:
+        raise SettingsError(f"NEWSWATCH_ALERT_URLS: not a usable Apprise URL: {', '.join(bad)}")
+    for rule in rules:
+        bad = unusable_urls(rule.urls)
+        if bad:
+            raise SettingsError(f"{settings.topics_path}: rule {rule.id!r}: not a usable Apprise URL: {', '.join(bad)}")
+    return rules
+
+
 def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = send_alert,
                    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                    settled: timedelta = timedelta(0)) -> DeliveryReport:
     """Send every alert and digest that is due; with ``dry_run``, only compose them.
 
     ``settled``: new stories' alerts younger than this wait (see ``due_alerts``)."""
-    concepts = load_concepts(settings.topics_path)
-    rules = {r.id: r for r in load_rules(settings.topics_path, {c.id for c in concepts if c.kind == "topic"})}
+    rules = {r.id: r for r in check_alert_targets(settings)}
     counts = {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
     previews = []
     with open_database(settings.database_url) as engine:

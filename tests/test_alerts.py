@@ -200,3 +200,21 @@ urls = ["{german.url}"]
     assert german_alerts and all(a["language"] == "de" for a in german_alerts)
     assert receiver.posts == []  # the rule's own URLs, not NEWSWATCH_ALERT_URLS
     assert {r["rule"] for r in rows(engine, "select rule from alerts")} == {"summit-de"}
+
+
+def test_a_bad_alert_url_stops_the_run_before_anything_is_polled(alerting, monkeypatch, tmp_path, capsys):
+    server, receiver, mailbox, engine, _ = alerting
+    server.reset_counts()
+    monkeypatch.setenv("NEWSWATCH_ALERT_URLS", f"{receiver.url} nosuchservice://user:secret@host/x")
+    assert main(["run"]) == 2
+    error = capsys.readouterr().err
+    assert "NEWSWATCH_ALERT_URLS: not a usable Apprise URL: nosuchservice://host/" in error and "secret" not in error
+    assert server.count() == 0
+    topics = tmp_path / "topics.toml"
+    topics.write_text((ROOT / "seeds/topics.toml").read_text(encoding="utf-8").replace(
+        "min_baseline_similarity = 0.45", 'min_baseline_similarity = 0.45\nurls = ["slack://"]'), encoding="utf-8")
+    monkeypatch.setenv("NEWSWATCH_ALERT_URLS", receiver.url)
+    monkeypatch.setenv("NEWSWATCH_TOPICS", str(topics))
+    assert main(["alerts", "--deliver"]) == 2
+    assert "rule 'summit-coverage': not a usable Apprise URL: slack://" in capsys.readouterr().err
+    assert main(["run", "--no-alerts"]) == 0 and server.count() > 0  # polling needs no alert URL
