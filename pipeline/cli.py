@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from pipeline.dedup import fingerprint_text
 from pipeline.errors import SettingsError, StorageError
-from pipeline.export import FORMATS, render_article, write_records
+from pipeline.export import FORMATS, render_article, write_parquet, write_records
 from pipeline.labels import Labeller
 from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
@@ -304,7 +304,9 @@ def command_export(args: argparse.Namespace, settings: Settings, console: Consol
                           since=args.since, until=args.until, limit=args.limit)
     with open_database(settings.database_url) as engine:
         records = iter_export_records(engine, where)
-        if args.output:
+        if args.format == "parquet":
+            count = write_parquet(records, str(args.output) if args.output else sys.stdout.buffer)
+        elif args.output:
             with open(args.output, "w", encoding="utf-8", newline="") as handle:
                 count = write_records(records, args.format, handle)
         else:

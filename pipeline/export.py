@@ -1,7 +1,9 @@
-"""Writing article records as JSON Lines or CSV, streamed one record at a time.
+"""Writing article records as JSON Lines, CSV or Parquet, streamed.
 
 Timestamps are ISO 8601 with their offset; in CSV, lists are JSON arrays and booleans
-``true``/``false`` so that every field reads back unambiguously.
+``true``/``false`` so that every field reads back unambiguously. Parquet (pyarrow) is
+written in row groups of ``PARQUET_BATCH`` records, so memory stays bounded however many
+articles are exported; timestamps are UTC, lists are lists of strings.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ import csv
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from pipeline.storage.queries import EXPORT_FIELDS
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "parquet")
+TEXT_FORMATS = ("jsonl", "csv")
+PARQUET_BATCH = 2000
 
 
 def write_records(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
-    """Write ``records`` to ``out`` in ``fmt``; returns how many were written."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    """Write ``records`` to ``out`` in ``fmt`` (a text format); returns how many were written."""
+    if fmt not in TEXT_FORMATS:
+        raise ValueError(f"unknown text export format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
     count = 0
     if fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, extrasaction="ignore")
@@ -32,6 +36,39 @@ def write_records(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> i
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
             count += 1
+    return count
+
+
+def parquet_schema():
+    import pyarrow as pa
+
+    when = pa.timestamp("us", tz="UTC")
+    types = {"id": pa.int64(), "published_at": when, "first_seen_at": when, "language_confidence": pa.float64(),
+             "word_count": pa.int64(), "duplicate_of": pa.int64(), "story_id": pa.int64(),
+             "topics": pa.list_(pa.string()), "baseline_similarity": pa.float64(), "is_baseline": pa.bool_(),
+             "version": pa.int64(), "baseline_adds": pa.list_(pa.string())}
+    return pa.schema([(name, types.get(name, pa.string())) for name in EXPORT_FIELDS])
+
+
+def write_parquet(records: Iterable[dict[str, Any]], out: BinaryIO | str, batch: int = PARQUET_BATCH) -> int:
+    """Write ``records`` as Parquet to ``out`` (a path or a binary stream), a row group per
+    ``batch`` records; returns how many were written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema()
+    count = 0
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        pending: list[dict[str, Any]] = []
+        for record in records:
+            pending.append(record)
+            if len(pending) == batch:
+                writer.write_batch(pa.RecordBatch.from_pylist(pending, schema=schema))
+                count += len(pending)
+                pending = []
+        if pending or count == 0:
+            writer.write_batch(pa.RecordBatch.from_pylist(pending, schema=schema))
+            count += len(pending)
     return count
 
 

@@ -6,11 +6,13 @@ Runs on SQLite and on PostgreSQL (the ``database_url`` fixture), with real HTTP.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from pipeline.cli import main
+from pipeline.storage.queries import EXPORT_FIELDS
 from tests.conftest import ROOT
 from tests.world import ARTICLES, FAULTY_FEEDS, FEEDS, article, write_feed_list
 
@@ -135,6 +137,29 @@ def test_export_carries_the_contract_fields(newswatch, tmp_path):
     assert lines[0].startswith("id,url,canonical_url,outlet,feed,title")
     assert len([a for a in ARTICLES if a["language"] == "de"]) + 1 == len(
         [r for r in records if r["language"] == "de"])
+
+    # Parquet: the same records, field for field, typed (timestamps UTC, lists of strings).
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "articles.parquet"
+    assert newswatch("export", "--format", "parquet", "--output", str(parquet)) == 0
+    table = pq.read_table(parquet)
+    assert table.schema.names == list(EXPORT_FIELDS)
+    assert str(table.schema.field("published_at").type) == "timestamp[us, tz=UTC]"
+    rows = table.to_pylist()
+    assert len(rows) == len(records)
+    for row, record in zip(rows, records):
+        for field in EXPORT_FIELDS:
+            value = row[field]
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            if isinstance(value, float) or isinstance(record[field], float):
+                assert value == pytest.approx(record[field]), field
+            else:
+                assert value == record[field], field
+    empty = tmp_path / "none.parquet"
+    assert newswatch("export", "--format", "parquet", "--lang", "xx", "--output", str(empty)) == 0
+    assert pq.read_table(empty).num_rows == 0 and pq.read_table(empty).schema.names == list(EXPORT_FIELDS)
 
 
 def test_faults_never_stop_the_cycle(newswatch, server, tmp_path):
