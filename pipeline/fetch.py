@@ -270,7 +270,7 @@ class Fetcher:
                 return
             due = time.monotonic() + wait
             self._sleep(wait)
-            if time.monotonic() - due < delay / 2:
+            if time.monotonic() - due < delay / 4:
                 return
             # Woke too late (a busy machine): the next worker's slot may be now; book again.
 

@@ -81,7 +81,9 @@ def test_parallel_polls_of_one_host_are_spaced_through_the_database(tmp_path, se
         thread.join()
     times = sorted(t for _, t in server.times)
     gaps = [later - earlier for earlier, later in zip(times, times[1:])]
-    assert len(times) >= 4 and min(gaps) >= 0.25  # never two requests to the host at once
+    # Never two requests to the host at once. Not the full 0.3 s: on a loaded machine a thread
+    # wakes late from its wait (one that is late by over a quarter of the delay books again).
+    assert len(times) >= 4 and min(gaps) >= 0.15
     assert time.monotonic() - started >= 0.3 * (len(times) - 1)
 
 
