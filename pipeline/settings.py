@@ -111,9 +111,9 @@ class Settings:
                 raw[spec.name] = (variable, env[variable])
         values = {name: _convert(name, variable, value) for name, (variable, value) in raw.items()}
         data_dir = values.setdefault("data_dir", Path("data"))
-        values.setdefault("feeds_path", Path("seeds/feeds.toml"))
-        values.setdefault("topics_path", Path("seeds/topics.toml"))
-        values.setdefault("baseline_dir", Path("seeds/baseline"))
+        values.setdefault("feeds_path", _seed("feeds.toml"))
+        values.setdefault("topics_path", _seed("topics.toml"))
+        values.setdefault("baseline_dir", _seed("baseline"))
         values.setdefault("database_url", f"sqlite:///{(data_dir / 'newswatch.db').absolute()}")
         return cls(**values)
 
@@ -219,3 +219,13 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "alert_attempts": _positive(int),
     "alert_backoff": _seconds(allow_zero=True),
 }
+
+
+def _seed(name: str) -> Path:
+    """``seeds/NAME`` in the working directory, else the one beside this package (a checkout
+    with ``pip install -e``), so that ``newswatch`` works from any directory."""
+    here = Path("seeds") / name
+    if here.exists():
+        return here
+    shipped = Path(__file__).resolve().parent.parent / "seeds" / name
+    return shipped if shipped.exists() else here

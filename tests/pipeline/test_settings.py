@@ -76,3 +76,16 @@ def test_variable_names_follow_the_contract():
 def test_a_bad_flag_value_names_the_flag():
     with pytest.raises(SettingsError, match="--fetch-timeout='0' is invalid"):
         Settings.load(environ={"NEWSWATCH_FETCH_TIMEOUT": "10"}, fetch_timeout="0")
+
+
+def test_the_shipped_seeds_are_found_from_any_directory(tmp_path, monkeypatch):
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.load(environ={})
+    assert settings.feeds_path == ROOT / "seeds" / "feeds.toml" and settings.feeds_path.exists()
+    assert settings.topics_path == ROOT / "seeds" / "topics.toml"
+    assert settings.baseline_dir == ROOT / "seeds" / "baseline"
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "feeds.toml").write_text("", encoding="utf-8")
+    assert Settings.load(environ={}).feeds_path == Path("seeds/feeds.toml")  # the working directory's first
