@@ -17,12 +17,10 @@ webhook receiver and a real SMTP server subscribed, and reports:
 
 from __future__ import annotations
 
-import base64
 import collections
 import contextlib
 import io
 import itertools
-import json
 import os
 import statistics
 import sys
@@ -35,8 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def documents(receiver) -> list[tuple[dict, float]]:
-    return [(json.loads(base64.b64decode(p["body"]["attachments"][0]["base64"])), p["received_at"])
-            for p in receiver.posts]
+    """Each post's alert document with the time it arrived."""
+    from tests.receiver import alert_document
+
+    return [(alert_document(p), p["received_at"]) for p in receiver.posts]
 
 
 def environment(database_url: str, feeds: Path, data: Path, urls: str = "") -> None:

@@ -51,7 +51,7 @@ def newswatch_alerts():
         from pipeline.dispatch import deliver_alerts
 
         settled = timedelta(0)
-        if dag_run is not None and str(dag_run.run_type) in ("scheduled", "DagRunType.SCHEDULED"):
+        if dag_run is not None and dag_run.run_type == "scheduled":
             # The timer's run may fall in the middle of a poll: it sends digests, retries and
             # news the poll's own (asset-triggered) run missed, not alerts the poll is still making.
             settled = SETTLE

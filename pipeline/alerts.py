@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SettingsError
-from pipeline.topics import ConceptMatch
+from pipeline.topics import ConceptMatch, load_concepts
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ class RuleMatch:
     terms: dict[str, list[str]] = field(default_factory=dict)  # topic -> the terms that fired
 
 
-def load_rules(path: Path, known_topics: set[str]) -> tuple[Rule, ...]:
-    """Every ``[[rule]]`` of the topics file, checked against the topics it defines."""
+def load_rules(path: Path, known_topics: set[str] | None = None) -> tuple[Rule, ...]:
+    """Every ``[[rule]]`` of the topics file, checked against the topics it defines (pass
+    ``known_topics`` when the concepts are already loaded)."""
+    if known_topics is None:
+        known_topics = {c.id for c in load_concepts(path) if c.kind == "topic"}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:

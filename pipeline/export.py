@@ -66,7 +66,7 @@ def write_parquet(records: Iterable[dict[str, Any]], out: BinaryIO | str, batch:
                 writer.write_batch(pa.RecordBatch.from_pylist(pending, schema=schema))
                 count += len(pending)
                 pending = []
-        if pending or count == 0:
+        if pending:
             writer.write_batch(pa.RecordBatch.from_pylist(pending, schema=schema))
             count += len(pending)
     return count

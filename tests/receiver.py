@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -40,6 +41,10 @@ class WebhookReceiver:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def documents(self, status: int | None = None) -> list[dict]:
+        """The structured alert of each post (answered with ``status``, if given)."""
+        return [alert_document(p) for p in self.posts if status is None or p["status"] == status]
+
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
@@ -52,3 +57,10 @@ class WebhookReceiver:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def alert_document(post: dict) -> dict:
+    """The ``alert.json`` newswatch attaches for JSON webhooks (Apprise sends it base64-encoded)."""
+    [attachment] = post["body"]["attachments"]
+    assert attachment["filename"] == "alert.json"
+    return json.loads(base64.b64decode(attachment["base64"]))

@@ -10,8 +10,6 @@ again with the same idempotency key, so a receiver can drop the repeat.
 
 from __future__ import annotations
 
-import base64
-import json
 import socket
 import threading
 from datetime import datetime, timedelta, timezone
@@ -44,8 +42,7 @@ def free_port() -> int:
 
 
 def keys(receiver: WebhookReceiver, status: int | None = None) -> list[str]:
-    return [json.loads(base64.b64decode(p["body"]["attachments"][0]["base64"]))["idempotency_key"]
-            for p in receiver.posts if status is None or p["status"] == status]
+    return [d["idempotency_key"] for d in receiver.documents(status)]
 
 
 def rows(database_url: str, sql: str) -> list[dict]:

@@ -9,8 +9,6 @@ stay silent; re-runs send nothing.
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -26,16 +24,6 @@ from tests.world import ARTICLES, FEEDS, article, write_feed_list
 
 SUMMIT_STORIES = {a["story"] for a in ARTICLES if a["summit"]}
 LATE_FEEDS = {"vedomosti", "alpenpost"}  # left out of the first poll: their coverage comes later
-
-
-def documents(receiver: WebhookReceiver) -> list[dict]:
-    """The structured alert each JSON webhook post carries as its alert.json attachment."""
-    found = []
-    for post in receiver.posts:
-        [attachment] = post["body"]["attachments"]
-        assert attachment["filename"] == "alert.json"
-        found.append(json.loads(base64.b64decode(attachment["base64"])))
-    return found
 
 
 def world_key(server, url: str) -> dict:
@@ -72,7 +60,7 @@ def rows(engine, sql: str, **params) -> list[dict]:
 def test_each_summit_story_alerts_once_with_why_and_follow_ups_come_as_digests(alerting, monkeypatch, capsys):
     server, receiver, mailbox, engine, feeds = alerting
     assert main(["run"]) == 0
-    first = documents(receiver)
+    first = receiver.documents()
     assert [d["kind"] for d in first] == ["alert"] * len(first)
     alerted = [world_key(server, d["article"]["url"]) for d in first]
     # Every summit story once, nothing else: no trap, no other war coverage.
@@ -115,7 +103,7 @@ def test_each_summit_story_alerts_once_with_why_and_follow_ups_come_as_digests(a
     settings = Settings.load()
     later = lambda: datetime.now(timezone.utc) + timedelta(hours=2)  # noqa: E731 - a clock
     report = deliver_alerts(settings, clock=later)
-    digests = [d for d in documents(receiver)[len(first):]]
+    digests = [d for d in receiver.documents()[len(first):]]
     assert digests and all(d["kind"] == "digest" for d in digests)
     assert report.sent == len(pending)
     assert len(digests) <= len(pending)  # a window with nothing new left to say is closed quietly
@@ -196,7 +184,7 @@ urls = ["{german.url}"]
 """, encoding="utf-8")
         monkeypatch.setenv("NEWSWATCH_TOPICS", str(topics))
         assert main(["run"]) == 0
-        german_alerts = [world_key(server, d["article"]["url"]) for d in documents(german)]
+        german_alerts = [world_key(server, d["article"]["url"]) for d in german.documents()]
     assert german_alerts and all(a["language"] == "de" for a in german_alerts)
     assert receiver.posts == []  # the rule's own URLs, not NEWSWATCH_ALERT_URLS
     assert {r["rule"] for r in rows(engine, "select rule from alerts")} == {"summit-de"}

@@ -5,7 +5,6 @@ Ctrl-C leaves no process behind. Runs in a temporary data directory on free port
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.receiver import WebhookReceiver
+from tests.receiver import WebhookReceiver, alert_document
 from tests.world import ARTICLES, write_feed_list
 
 STARTUP_LIMIT = 300  # seconds for migrations, parsing, the first scheduled run
@@ -117,7 +116,7 @@ def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
         by_url = {server.url(a["canonical"]): a for a in ARTICLES}
         alerted = []
         for post in recipients.posts:
-            document = json.loads(base64.b64decode(post["body"]["attachments"][0]["base64"]))
+            document = alert_document(post)
             alerted.append(by_url[document["article"]["url"]])
             seen = datetime.fromisoformat(polled[document["article"]["id"]]).replace(tzinfo=timezone.utc)
             print(f"alert for story {document['story']['id']}: arrived "

@@ -17,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -107,3 +108,11 @@ def storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
             yield connection
     except SQLAlchemyError as error:
         raise StorageError(f"article database: {short_error(error)}") from error
+
+
+def upsert_insert(bind: Connection | Engine, table: Any):
+    """An INSERT into ``table`` (a Table or a mapped class) that offers ``on_conflict_do_nothing``
+    and ``on_conflict_do_update`` on ``bind``'s database: both dialects spell ON CONFLICT
+    alike, through classes of their own."""
+    dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

@@ -12,9 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from pipeline.storage.engine import storage_errors
+from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.schema import HostSlot
 
 
@@ -31,10 +30,9 @@ class DatabaseHostGate:
 
     def reserve(self, host: str, delay: float) -> float:
         table = HostSlot.__table__
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with storage_errors(self.engine.begin) as connection:
             # The insert comes first: on SQLite it takes the write lock before anything is read.
-            connection.execute(dialect.insert(table).values(host=host, next_request_at=self._clock())
+            connection.execute(upsert_insert(connection, table).values(host=host, next_request_at=self._clock())
                                .on_conflict_do_nothing())
             booked = connection.execute(select(HostSlot.next_request_at).where(HostSlot.host == host)
                                         .with_for_update()).scalar_one()

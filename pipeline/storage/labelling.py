@@ -139,21 +139,25 @@ def _active_stories(connection: Connection, start: datetime, end: datetime) -> l
     One indexed range on ``last_seen_at``: the cost depends on how many stories a few
     days hold, never on how many the store holds (at most STORY_CANDIDATES are read).
     """
-    rows = connection.execute(
-        select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid, Story.anchors)
-        .where(Story.last_seen_at.between(start - WINDOW, end + WINDOW), Story.merged_into.is_(None))
-        .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES)).all()
-    return [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors)) for r in rows]
+    return _story_states(connection, select(*STATE_COLUMNS)
+                         .where(Story.last_seen_at.between(start - WINDOW, end + WINDOW), Story.merged_into.is_(None))
+                         .order_by(Story.last_seen_at.desc(), Story.id).limit(STORY_CANDIDATES))
+
+
+STATE_COLUMNS = (Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid, Story.anchors)
+
+
+def _story_states(connection: Connection, statement) -> list[StoryState]:
+    return [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors))
+            for r in connection.execute(statement)]
 
 
 def _consolidate(connection: Connection, story_ids: set[int]) -> None:
     """Merge each touched story with any active story it turned out to be one with."""
-    rows = connection.execute(select(Story.id, Story.first_seen_at, Story.last_seen_at, Story.centroid,
-                                     Story.anchors)
-                              .where(Story.id.in_(story_ids), Story.merged_into.is_(None))).all()
-    if not rows:
+    touched = _story_states(connection, select(*STATE_COLUMNS)
+                            .where(Story.id.in_(story_ids), Story.merged_into.is_(None)))
+    if not touched:
         return
-    touched = [StoryState(r.id, r.first_seen_at, r.last_seen_at, r.centroid, frozenset(r.anchors)) for r in rows]
     pool = {s.id: s for s in _active_stories(connection, min(s.first_seen_at for s in touched),
                                              max(s.last_seen_at for s in touched))}
     pool.update((s.id, s) for s in touched)

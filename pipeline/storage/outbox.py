@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from pipeline.alerts import Rule, digest_due, digest_sequence, match_rule
-from pipeline.storage.engine import storage_errors
+from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.schema import Alert, AlertAttempt, Article, Feed, Story
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
@@ -44,7 +43,6 @@ class Labelled:
 def queue_alerts(connection: Connection, articles: Sequence[Labelled], rules: Sequence[Rule],
                  now: datetime, window: float) -> None:
     """Queue an alert for each story a rule fires on first, and digests for later coverage."""
-    insert_ignoring = (postgresql if connection.dialect.name == "postgresql" else sqlite).insert
     for article in articles:
         for rule in rules:
             alerted_at = connection.execute(select(Alert.created_at).where(
@@ -61,7 +59,7 @@ def queue_alerts(connection: Connection, articles: Sequence[Labelled], rules: Se
             else:
                 sequence = digest_sequence(alerted_at, now, window)
                 due, terms = digest_due(alerted_at, sequence, window), None
-            connection.execute(insert_ignoring(Alert).values(
+            connection.execute(upsert_insert(connection, Alert).values(
                 rule=rule.id, story_id=article.story_id, sequence=sequence,
                 article_id=article.article_id if sequence == 0 else None, terms=terms,
                 idempotency_key=f"newswatch-{rule.id}-story-{article.story_id}-{sequence}",

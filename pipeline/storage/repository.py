@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, or_, select, update
 
 from pipeline.alerts import Rule
 from pipeline.labels import ArticleLabels
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
 from pipeline.seeds import Baseline
-from pipeline.storage.engine import storage_errors
+from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.outbox import queue_alerts
 from pipeline.storage.schema import Article, Entry, Feed, Poll
@@ -88,7 +87,7 @@ class Repository:
                  "consecutive_failures": 0} for f in feeds]
         with self._begin() as connection:
             for chunk in _chunks(rows):
-                statement = _insert(connection, Feed.__table__).values(chunk)
+                statement = upsert_insert(connection, Feed.__table__).values(chunk)
                 connection.execute(statement.on_conflict_do_update(
                     index_elements=["name"],
                     set_={key: statement.excluded[key]
@@ -156,7 +155,7 @@ class Repository:
         new_ids: set[int] = set()
         ids: dict[str, int] = {}
         for chunk in _chunks(rows):
-            statement = (_insert(connection, Article.__table__).values(chunk)
+            statement = (upsert_insert(connection, Article.__table__).values(chunk)
                          .on_conflict_do_nothing()
                          .returning(Article.__table__.c.id, Article.__table__.c.canonical_url))
             for article_id, canonical in connection.execute(statement):
@@ -187,11 +186,11 @@ class Repository:
                  "title": e.title, "article_id": article_id, "first_seen_at": now}
                 for e, article_id in links]
         for chunk in _chunks(rows):
-            connection.execute(_insert(connection, Entry.__table__).values(chunk)
+            connection.execute(upsert_insert(connection, Entry.__table__).values(chunk)
                                .on_conflict_do_nothing())
 
     def _record_poll(self, connection: Connection, poll: PollRecord, counts: StoredCounts) -> None:
-        connection.execute(_insert(connection, Poll.__table__).values(
+        connection.execute(upsert_insert(connection, Poll.__table__).values(
             feed_id=poll.feed_id, started_at=poll.started_at, finished_at=poll.finished_at,
             duration_ms=int((poll.finished_at - poll.started_at).total_seconds() * 1000),
             status=poll.status, http_status=poll.http_status, entries=poll.entries,
@@ -219,7 +218,7 @@ class Repository:
                "fetch_error": None, "is_baseline": True, "translated_from": baseline.translated_from,
                "version": 1, "checks": 0}
         with self._begin() as connection:
-            inserted = connection.execute(_insert(connection, Article.__table__).values(row)
+            inserted = connection.execute(upsert_insert(connection, Article.__table__).values(row)
                                           .on_conflict_do_nothing()
                                           .returning(Article.__table__.c.id)).scalar()
             if inserted is not None:
@@ -257,11 +256,6 @@ def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime,
         "version": 1, "etag": draft.etag, "last_modified": draft.last_modified, "checks": 0,
         "next_check_at": next_check,
     }
-
-
-def _insert(connection: Connection, table: Table):
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:

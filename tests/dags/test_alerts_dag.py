@@ -3,8 +3,6 @@ a second run sends nothing; recipients' failures reach operators on their own ch
 
 from __future__ import annotations
 
-import base64
-import json
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -52,7 +50,7 @@ def test_alerts_dag_delivers_to_the_receiver_once(alerts_dag, queued, monkeypatc
         assert states(run.run_id) == {"deliver": "success"}
         again = alerts_dag.test()
         assert states(again.run_id) == {"deliver": "success"}
-    documents = [json.loads(base64.b64decode(p["body"]["attachments"][0]["base64"])) for p in recipients.posts]
+    documents = recipients.documents()
     urls = {server.url(a["canonical"]): a for a in ARTICLES}
     assert sorted(urls[d["article"]["url"]]["story"] for d in documents) == sorted(SUMMIT_STORIES)
     engine = create_engine(queued)
