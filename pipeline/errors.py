@@ -20,6 +20,7 @@ feed or article; anything else is a bug and is allowed to surface.
     ├── FeedParseError           a feed body is not a usable RSS/Atom document
     ├── ExtractionError          an article page gave no text at all
     ├── StorageError             the article database is unreachable or not migrated
+    ├── SearchQueryError         a full-text query cannot be understood (has ``query``)
     └── FeedFailedError          a feed's poll failed (raised by schedulers, e.g. Airflow tasks)
         ├── TransientFeedError       worth retrying soon: timeouts, 5xx, connections, database
         └── PermanentFeedError       not worth retrying this cycle: 4xx, bad bodies, refusals
@@ -30,6 +31,15 @@ from __future__ import annotations
 
 class NewswatchError(Exception):
     """Base of every error newswatch raises on purpose."""
+
+
+class SearchQueryError(NewswatchError):
+    """A search query is malformed; the message quotes it and says what is wrong."""
+
+    def __init__(self, query: str, reason: str) -> None:
+        super().__init__(f"search query {query!r}: {reason}")
+        self.query = query
+        self.reason = reason
 
 
 class SettingsError(NewswatchError):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from pipeline.cli import main
+from pipeline.storage.search import search_articles
 from tests.conftest import ROOT
 from tests.world import ARTICLES, article, write_feed_list
 
@@ -106,6 +107,13 @@ def test_a_changed_article_becomes_version_two(world):
     # unchanged articles were looked at again conditionally, and answered 304
     assert server.requests[f"/{item['path']}"] == 1
     assert all(r["version"] == 1 for k, r in by_key(engine, server.base).items() if k != "v")
+    # the full-text index follows the new version, and forgets a deleted article
+    assert [h.id for h in search_articles(engine, f'"{item["v2_added_phrase"]}"').hits] == [stored["id"]]
+    assert search_articles(engine, f'"{item["v2_removed_phrase"]}"').total == 0
+    with engine.begin() as connection:
+        connection.execute(text("delete from article_versions where article_id = :id"), {"id": stored["id"]})
+        connection.execute(text("delete from articles where id = :id"), {"id": stored["id"]})
+    assert search_articles(engine, f'"{item["v2_added_phrase"]}"').total == 0
 
 
 def test_a_rerun_changes_nothing(world):

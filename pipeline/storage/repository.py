@@ -23,6 +23,7 @@ from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.outbox import queue_alerts
 from pipeline.storage.schema import Article, Entry, Feed, Poll
+from pipeline.storage.search import index_articles
 
 BATCH = 200
 
@@ -138,6 +139,7 @@ class Repository:
                            signature=d.signature, labels=d.labels,
                            when=article_time(d.extracted.published_at, poll.finished_at))
                 for article_id, d in created.items()])
+            index_articles(connection, created)
             queue_alerts(connection, originals, rules, poll.finished_at, digest_window)
             entry_links = [(d.entry, article_ids[d.canonical_url]) for d in drafts] + list(links)
             self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
@@ -225,6 +227,7 @@ class Repository:
                 label_articles(connection, [NewArticle(
                     id=inserted, title=baseline.title, outlet=baseline.outlet, language=baseline.language,
                     when=baseline.published_at, signature=None, labels=labels)])
+                index_articles(connection, [inserted])
                 return inserted, True
             return connection.execute(select(Article.id).where(
                 Article.canonical_url == baseline.url)).scalar_one(), False

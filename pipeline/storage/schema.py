@@ -199,6 +199,20 @@ class ArticleConcept(Base):
     is_topic: Mapped[bool] = mapped_column(Boolean, index=True)
 
 
+class ArticleSearch(Base):
+    """An article's full-text index entry: the terms ``pipeline.fulltext`` gives its title
+    and text. SQLite indexes them in the FTS5 table ``article_search_fts`` (kept in step
+    by triggers); PostgreSQL in the column ``document`` (a tsvector with a GIN index),
+    which migration 0005 adds there only."""
+
+    __tablename__ = "article_search"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    title_terms: Mapped[str] = mapped_column(Text)
+    body_terms: Mapped[str] = mapped_column(Text)
+
+
 class ArticleVersion(Base):
     """An earlier version of an article, and what changed when the next one replaced it."""
 

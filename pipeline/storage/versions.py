@@ -17,6 +17,7 @@ from pipeline.models import ArticleDraft
 from pipeline.storage.labelling import concept_rows
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, MinhashBand
+from pipeline.storage.search import index_articles
 from pipeline.versions import Change
 
 
@@ -88,6 +89,7 @@ def record_version(engine: Engine, target: CheckTarget, draft: ArticleDraft, cha
             baseline_similarity=draft.labels.baseline_similarity if draft.labels else None,
             baseline_adds=list(draft.labels.adds) if draft.labels else None,
             concept_vector=draft.labels.vector if draft.labels else None))
+        index_articles(connection, [target.id])
     return target.version + 1
 
 

@@ -6,6 +6,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from pipeline.storage.engine import alembic_config, create_database_engine, current_revision, migrate
+from pipeline.storage.search import search_articles
 
 
 def test_an_old_database_upgrades_with_its_articles(database_url):
@@ -25,9 +26,10 @@ def test_an_old_database_upgrades_with_its_articles(database_url):
     with engine.connect() as connection:
         row = connection.execute(text("select title, checks, version, story_id from articles")).one()
     assert tuple(row) == ("A", 0, 1, None)
+    assert [hit.title for hit in search_articles(engine, "two words").hits] == ["A"]  # indexed by 0005
     tables = set(inspect(engine).get_table_names())
     assert {"stories", "minhash_bands", "article_concepts", "article_versions", "host_slots", "alerts",
-            "alert_attempts"} <= tables
+            "alert_attempts", "article_search"} <= tables
     command.downgrade(alembic_config(engine), "0001")  # and back, without losing the article
     with engine.connect() as connection:
         assert connection.execute(text("select count(*) from articles")).scalar() == 1

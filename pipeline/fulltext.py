@@ -1,0 +1,281 @@
+"""Full-text analysis: the terms an article is indexed under and the terms a query asks for.
+
+One analyzer serves both databases, so a query finds the same articles on SQLite (FTS5)
+and PostgreSQL (tsvector + GIN): text is NFKC-normalized, split into runs of letters and
+digits, case-folded, stemmed with the Snowball stemmer of the article's language where
+there is one (English, German, French, Russian and a dozen more; Ukrainian and other
+languages are indexed unstemmed — PostgreSQL's ``simple``), and stripped of Latin
+diacritics. The databases only store and match the terms; neither re-tokenizes them.
+
+A query word is looked up as written and under its stem in each stemmed language the
+articles are in (or the one the search is limited to), so ``Gespräche`` finds German articles and
+``talks`` English ones. Query syntax: words (all must match), ``"exact phrase"``,
+``OR``, ``-word`` or ``NOT word`` to exclude, ``word*`` for a prefix, parentheses.
+
+Pure functions; nothing here touches a database.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import Stemmer
+
+from pipeline.errors import SearchQueryError
+
+SNOWBALL = {  # languages whose Snowball stemmer keeps to its own script and vocabulary
+    "ar": "arabic", "da": "danish", "de": "german", "en": "english", "es": "spanish",
+    "fi": "finnish", "fr": "french", "it": "italian", "nl": "dutch", "no": "norwegian",
+    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
+}
+MAX_BODY_TERMS = 16_000  # PostgreSQL keeps word positions up to 16,383; both databases index this much
+MAX_PHRASE_VARIANTS = 64
+_WORD = re.compile(r"[^\W_]+")
+_QUERY_TOKEN = re.compile(r'-?"[^"]*"?|-?\(|\)|-?[^\s()"]+')
+SNIPPET_WORDS = (12, 28)  # words shown before and after the first hit
+
+
+@dataclass(frozen=True)
+class IndexedText:
+    """An article's index entry: its terms (space-separated, in text order) and, for
+    PostgreSQL, the same terms as a tsvector literal (title weighted A, body D)."""
+
+    title_terms: str
+    body_terms: str
+    tsvector: str
+
+
+def index_text(title: str, text: str, language: str) -> IndexedText:
+    title_terms = analyze(title, language)[:256]
+    body_terms = analyze(text, language)[:MAX_BODY_TERMS]
+    return IndexedText(" ".join(title_terms), " ".join(body_terms), _tsvector(title_terms, body_terms))
+
+
+def analyze(text: str, language: str) -> list[str]:
+    stem = _stemmer(SNOWBALL.get(language))
+    return [_fold(stem(word)) for word in _words(text)]
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+@functools.lru_cache(maxsize=None)
+def _stemmer(algorithm: str | None):
+    if algorithm is None:
+        return lambda word: word
+    return functools.lru_cache(maxsize=200_000)(Stemmer.Stemmer(algorithm).stemWord)
+
+
+@functools.lru_cache(maxsize=200_000)
+def _fold(term: str) -> str:
+    """Drop the diacritics of Latin letters (é → e, ü → u); other scripts are kept as they
+    are (й must not become и)."""
+    if term.isascii():
+        return term
+    decomposed = unicodedata.normalize("NFD", term)
+    kept = [c for i, c in enumerate(decomposed)
+            if not (unicodedata.combining(c) and i and decomposed[i - 1].isascii())]
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _tsvector(title: list[str], body: list[str]) -> str:
+    """Positions as PostgreSQL counts them; the body starts two past the title, so no
+    phrase spans the two (as in FTS5, where they are separate columns)."""
+    positions: dict[str, list[str]] = {}
+    for position, term in enumerate(title, start=1):
+        positions.setdefault(term, []).append(f"{position}A")
+    for position, term in enumerate(body, start=len(title) + 2):
+        positions.setdefault(term, []).append(str(min(position, 16_383)))
+    return " ".join(f"'{term}':{','.join(places[:256])}" for term, places in positions.items())
+
+
+# --- queries -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Word:
+    forms: tuple[str, ...]  # the terms any of which matches
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Phrase:
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    node: "Node"
+
+
+@dataclass(frozen=True)
+class All:
+    nodes: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class Any:
+    nodes: tuple["Node", ...]
+
+
+Node = Word | Phrase | Not | All | Any
+
+
+def parse_query(query: str, languages: Iterable[str]) -> Node:
+    """The query as a tree of terms, each word in its forms for ``languages`` (the
+    languages searched). Raises SearchQueryError naming what is wrong."""
+    tokens = _QUERY_TOKEN.findall(query)
+    if not tokens:
+        raise SearchQueryError(query, "the query has no words")
+    parser = _Parser(query, tokens, languages)
+    node = parser.parse_any()
+    if parser.position < len(tokens):
+        raise SearchQueryError(query, f"unexpected {tokens[parser.position]!r}")
+    _check_positive(query, node)
+    return node
+
+
+class _Parser:
+    def __init__(self, query: str, tokens: list[str], languages: Iterable[str]) -> None:
+        self.query, self.tokens, self.position = query, tokens, 0
+        self.stemmers = [_stemmer(a) for a in sorted({SNOWBALL[l] for l in languages if l in SNOWBALL})]
+
+    def peek(self) -> str | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def parse_any(self) -> Node:
+        nodes = [self.parse_all()]
+        while self.peek() == "OR":
+            self.position += 1
+            nodes.append(self.parse_all())
+        return nodes[0] if len(nodes) == 1 else Any(tuple(nodes))
+
+    def parse_all(self) -> Node:
+        nodes: list[Node] = []
+        while (token := self.peek()) not in (None, ")", "OR"):
+            node = self.parse_unit()
+            if node is not None:
+                nodes.append(node)
+        if not nodes:
+            raise SearchQueryError(self.query, "an OR or a parenthesis has nothing on one side")
+        return nodes[0] if len(nodes) == 1 else All(tuple(nodes))
+
+    def parse_unit(self) -> Node | None:
+        token = self.tokens[self.position]
+        self.position += 1
+        if token == "(":
+            node = self.parse_any()
+            if self.peek() != ")":
+                raise SearchQueryError(self.query, "a parenthesis is not closed")
+            self.position += 1
+            return node
+        if token == "NOT" or (token.startswith("-") and len(token) > 1):
+            if token != "NOT":
+                self.tokens.insert(self.position, token[1:])
+            if self.peek() in (None, ")", "OR"):
+                raise SearchQueryError(self.query, "NOT has nothing to exclude")
+            inner = self.parse_unit()
+            if isinstance(inner, Not):
+                raise SearchQueryError(self.query, "a double negation excludes nothing")
+            return None if inner is None else Not(inner)
+        if token.startswith('"'):
+            if len(token) == 1 or not token.endswith('"'):
+                raise SearchQueryError(self.query, "a quotation mark is not closed")
+            words = [self.word(w, False) for w in _words(token)]
+            return None if not words else words[0] if len(words) == 1 else Phrase(tuple(words))
+        return self.words(token)
+
+    def words(self, token: str) -> Node | None:
+        prefix = token.endswith("*")
+        words = _words(token)
+        if not words:
+            return None  # punctuation only
+        nodes = [self.word(w, prefix and i == len(words) - 1) for i, w in enumerate(words)]
+        return nodes[0] if len(nodes) == 1 else Phrase(tuple(nodes))  # "Trump-Putin" as a phrase
+
+    def word(self, word: str, prefix: bool) -> Word:
+        if prefix:
+            return Word((_fold(word),), prefix=True)
+        forms = {_fold(word)} | {_fold(stem(word)) for stem in self.stemmers}
+        return Word(tuple(sorted(forms)))
+
+
+def _check_positive(query: str, node: Node) -> None:
+    """FTS5 and tsquery both need something to match before they can exclude."""
+    if isinstance(node, Not):
+        raise SearchQueryError(query, "the query only excludes; add a word that must match")
+    if isinstance(node, (All, Any)):
+        children = node.nodes
+        if isinstance(node, All) and all(isinstance(c, Not) for c in children):
+            raise SearchQueryError(query, "the query only excludes; add a word that must match")
+        for child in children:
+            if isinstance(node, Any) or not isinstance(child, Not):
+                _check_positive(query, child)
+
+
+def to_fts5(node: Node) -> str:
+    """The query in FTS5's MATCH syntax."""
+    if isinstance(node, Word):
+        quoted = [f'"{form}"' + ("*" if node.prefix else "") for form in node.forms]
+        return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
+    if isinstance(node, Phrase):
+        variants = list(itertools.islice(itertools.product(*(w.forms for w in node.words)), MAX_PHRASE_VARIANTS))
+        phrases = ['"' + " ".join(v) + '"' + ("*" if node.words[-1].prefix else "") for v in variants]
+        return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
+    if isinstance(node, Any):
+        return "(" + " OR ".join(to_fts5(n) for n in node.nodes) + ")"
+    if isinstance(node, All):
+        positive = [to_fts5(n) for n in node.nodes if not isinstance(n, Not)]
+        negative = [to_fts5(n.node) for n in node.nodes if isinstance(n, Not)]
+        return "(" + " AND ".join(positive) + ")" + "".join(f" NOT {n}" for n in negative)
+    raise SearchQueryError("", "NOT outside a group")  # excluded by _check_positive
+
+
+def to_tsquery(node: Node) -> str:
+    """The same query as a PostgreSQL tsquery literal (cast, not parsed again)."""
+    if isinstance(node, Word):
+        forms = [f"'{form}'" + (":*" if node.prefix else "") for form in node.forms]
+        return forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")"
+    if isinstance(node, Phrase):
+        variants = list(itertools.islice(itertools.product(*(w.forms for w in node.words)), MAX_PHRASE_VARIANTS))
+        last = ":*" if node.words[-1].prefix else ""
+        phrases = ["(" + " <-> ".join(f"'{t}'" for t in v) + last + ")" for v in variants]
+        return phrases[0] if len(phrases) == 1 else "(" + " | ".join(phrases) + ")"
+    if isinstance(node, Any):
+        return "(" + " | ".join(to_tsquery(n) for n in node.nodes) + ")"
+    if isinstance(node, All):
+        return "(" + " & ".join(("!" + to_tsquery(n.node)) if isinstance(n, Not) else to_tsquery(n)
+                                for n in node.nodes) + ")"
+    raise SearchQueryError("", "NOT outside a group")
+
+
+def wanted_terms(node: Node) -> set[str]:
+    """The terms that make an article a hit (for snippets): every form of every word
+    that is not excluded."""
+    if isinstance(node, Word):
+        return set(node.forms)
+    if isinstance(node, Phrase):
+        return set().union(*(set(w.forms) for w in node.words))
+    if isinstance(node, Not):
+        return set()
+    return set().union(*(wanted_terms(n) for n in node.nodes))
+
+
+def snippet(text: str, language: str, terms: set[str]) -> str:
+    """A plain-text passage of ``text`` around its first word indexed under one of
+    ``terms`` (the text's start when none is found)."""
+    stem = _stemmer(SNOWBALL.get(language))
+    matches = list(_WORD.finditer(text))
+    if not matches:
+        return ""
+    first = next((i for i, m in enumerate(matches)
+                  if any(_fold(stem(w)) in terms for w in _words(m.group()))), 0)
+    before, after = SNIPPET_WORDS
+    start, end = max(0, first - before), min(len(matches), first + after)
+    passage = " ".join(text[matches[start].start():matches[end - 1].end()].split())
+    return ("… " if start else "") + passage + (" …" if end < len(matches) else "")

@@ -1,0 +1,189 @@
+"""Full-text search in the database's own engine: SQLite FTS5, PostgreSQL tsvector + GIN.
+
+``index_articles`` writes an article's terms (``pipeline.fulltext``) in the transaction
+that stores or changes it; ``search_articles`` matches a query against them with the
+same filters on both databases, ranked by relevance (FTS5's bm25, PostgreSQL's
+ts_rank_cd; the title counts more than the body) or by date. Both databases match the
+same terms, so a query finds the same set on each; only the order of equal ranks and
+the ranking formula differ.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (Column, Connection, Engine, Float, Integer, MetaData, Select, String, Table, Text,
+                        bindparam, cast, column, exists, func, literal_column, select, table)
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
+
+from pipeline.fulltext import index_text, parse_query, snippet, to_fts5, to_tsquery, wanted_terms
+from pipeline.storage.engine import storage_errors, upsert_insert
+from pipeline.storage.schema import Article, ArticleConcept, ArticleSearch
+
+ORDERS = ("relevance", "date")
+TITLE_WEIGHT = 4.0  # a word in the title counts four times one in the text (bm25 column weight)
+LANGUAGE_CACHE_SECONDS = 300.0
+
+_FTS = table("article_search_fts", column("rowid"), column("rank"))
+_PG_SEARCH = Table("article_search", MetaData(),
+                   Column("article_id", Integer, primary_key=True), Column("language", String(8)),
+                   Column("title_terms", Text), Column("body_terms", Text), Column("document", TSVECTOR))
+_languages_seen: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    language: str | None = None
+    outlet: str | None = None
+    topic: str | None = None
+    story_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    min_similarity: float | None = None
+    max_similarity: float | None = None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: int
+    title: str
+    url: str
+    outlet: str
+    language: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    story_id: int | None
+    duplicate_of: int | None
+    baseline_similarity: float | None
+    topics: list[str]
+    snippet: str
+    rank: float
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    query: str
+    total: int
+    hits: list[SearchHit]
+
+
+def index_articles(connection: Connection, article_ids: Iterable[int]) -> None:
+    """(Re)index these articles from their stored title, text and language."""
+    ids = sorted(set(article_ids))
+    for start in range(0, len(ids), 200):
+        rows = connection.execute(select(Article.id, Article.title, Article.text, Article.language)
+                                  .where(Article.id.in_(ids[start:start + 200]))).all()
+        values = [_index_row(row) for row in rows]
+        if values:
+            _upsert_index(connection, values)
+
+
+def _index_row(row: Any) -> dict[str, Any]:
+    indexed = index_text(row.title or "", row.text or "", row.language)
+    return {"article_id": row.id, "language": row.language, "title_terms": indexed.title_terms,
+            "body_terms": indexed.body_terms, "document": indexed.tsvector}
+
+
+def _upsert_index(connection: Connection, values: list[dict[str, Any]]) -> None:
+    postgres = connection.dialect.name == "postgresql"
+    target = _PG_SEARCH if postgres else ArticleSearch.__table__
+    if not postgres:
+        values = [{k: v for k, v in row.items() if k != "document"} for row in values]
+    statement = upsert_insert(connection, target).values(values)
+    updated = {name: statement.excluded[name] for name in values[0] if name != "article_id"}
+    connection.execute(statement.on_conflict_do_update(index_elements=["article_id"], set_=updated))
+
+
+def search_articles(engine: Engine, query: str, where: SearchFilter = SearchFilter(), *,
+                    order: str = "relevance", limit: int = 20, offset: int = 0) -> SearchResults:
+    """Articles matching ``query`` (every article when it is blank) and ``where``: the
+    total and one page of hits. Raises SearchQueryError for a malformed query."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    with storage_errors(engine.connect) as connection:
+        languages = (where.language,) if where.language else searched_languages(engine, connection)
+        tree = parse_query(query, languages) if query.strip() else None
+        source, match, rank = _matches(connection, tree)
+        total = connection.execute(_filtered(select(func.count()).select_from(source), match, where)).scalar_one()
+        page = _filtered(select(Article.id, rank.label("rank")).select_from(source), match, where)
+        page = page.order_by(*_ordering(rank, order, tree is not None)).limit(limit).offset(offset)
+        ranked = connection.execute(page).all()
+        hits = _hits(connection, ranked, wanted_terms(tree) if tree is not None else set())
+    return SearchResults(query=query, total=total, hits=hits)
+
+
+def searched_languages(engine: Engine, connection: Connection) -> tuple[str, ...]:
+    """The languages the articles are in (a query word is stemmed for each), kept for a
+    few minutes per database."""
+    key = engine.url.render_as_string(hide_password=True)
+    seen = _languages_seen.get(key)
+    if seen is None or time.monotonic() - seen[0] > LANGUAGE_CACHE_SECONDS:
+        languages = tuple(connection.execute(select(Article.language).distinct()).scalars())
+        seen = _languages_seen[key] = (time.monotonic(), languages)
+    return seen[1]
+
+
+def _matches(connection: Connection, tree: Any) -> tuple[Any, Any, Any]:
+    """The FROM clause of the search, the condition that an article matches, and the
+    expression of its rank (larger is better)."""
+    articles = Article.__table__
+    if tree is None:
+        return articles, None, literal_column("0.0", Float)
+    if connection.dialect.name == "postgresql":
+        query = cast(bindparam("tsquery", to_tsquery(tree)), TSQUERY)
+        document = _PG_SEARCH.c.document
+        return (articles.join(_PG_SEARCH, _PG_SEARCH.c.article_id == articles.c.id),
+                document.op("@@")(query), func.ts_rank_cd(document, query))
+    fts = literal_column("article_search_fts")
+    return (articles.join(_FTS, _FTS.c.rowid == articles.c.id),
+            fts.op("MATCH")(bindparam("fts", to_fts5(tree))), -func.bm25(fts, TITLE_WEIGHT, 1.0))
+
+
+def _filtered(statement: Select, match: Any, where: SearchFilter) -> Select:
+    when = func.coalesce(Article.published_at, Article.first_seen_at)
+    conditions = [
+        match,
+        Article.language == where.language if where.language else None,
+        Article.outlet == where.outlet if where.outlet else None,
+        Article.story_id == where.story_id if where.story_id is not None else None,
+        when >= where.since if where.since else None,
+        when < where.until if where.until else None,
+        Article.baseline_similarity >= where.min_similarity if where.min_similarity is not None else None,
+        Article.baseline_similarity <= where.max_similarity if where.max_similarity is not None else None,
+        exists().where(ArticleConcept.article_id == Article.id, ArticleConcept.concept == where.topic,
+                       ArticleConcept.is_topic) if where.topic else None,
+    ]
+    return statement.where(*[c for c in conditions if c is not None])
+
+
+def _ordering(rank: Any, order: str, ranked: bool) -> Sequence[Any]:
+    newest = (func.coalesce(Article.published_at, Article.first_seen_at).desc(), Article.id.desc())
+    return (rank.desc(), *newest) if order == "relevance" and ranked else newest
+
+
+def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[SearchHit]:
+    ids = [row.id for row in ranked]
+    if not ids:
+        return []
+    articles = {a.id: a for a in connection.execute(select(Article.__table__).where(Article.id.in_(ids)))}
+    topics: dict[int, list[str]] = {}
+    for article_id, concept in connection.execute(
+            select(ArticleConcept.article_id, ArticleConcept.concept)
+            .where(ArticleConcept.article_id.in_(ids), ArticleConcept.is_topic)
+            .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
+        topics.setdefault(article_id, []).append(concept)
+    return [_hit(articles[row.id], topics.get(row.id, []), terms, float(row.rank)) for row in ranked]
+
+
+def _hit(article: Any, topics: list[str], terms: set[str], rank: float) -> SearchHit:
+    return SearchHit(
+        id=article.id, title=article.title, url=article.url, outlet=article.outlet,
+        language=article.language, published_at=article.published_at,
+        first_seen_at=article.first_seen_at, story_id=article.story_id,
+        duplicate_of=article.duplicate_of, baseline_similarity=article.baseline_similarity,
+        topics=topics, snippet=snippet(article.text, article.language, terms), rank=rank)
+
