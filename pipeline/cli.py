@@ -1,7 +1,8 @@
-"""The ``newswatch`` command: init, run, feeds, maintain, alerts, stories, show, export.
+"""The ``newswatch`` command: init, run, feeds, maintain, alerts, stories, show, search, export.
 
 Exit codes: 0 when the command ran (a cycle with failed feeds still ran: they are in
-the summary and the database), 2 for invalid settings or arguments, 3 when the
+the summary and the database), 2 for invalid settings, arguments or a malformed search
+query, 3 when the
 article database cannot be reached or migrated.
 """
 
@@ -22,8 +23,8 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from pipeline.dedup import fingerprint_text
-from pipeline.errors import SettingsError, StorageError
-from pipeline.export import FORMATS, render_article, write_parquet, write_records
+from pipeline.errors import SearchQueryError, SettingsError, StorageError
+from pipeline.export import FORMATS, render_article, write_parquet, write_records, write_search_results
 from pipeline.labels import Labeller
 from pipeline.models import FeedReport
 from pipeline.run import CycleReport, run_cycle
@@ -31,7 +32,7 @@ from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
 from pipeline.dispatch import check_alert_targets, deliver_alerts
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
-from pipeline.storage.engine import create_database_engine, migrate, open_database
+from pipeline.storage.engine import check_database, create_database_engine, migrate, open_database
 from pipeline.storage.queries import (
     ArticleFilter,
     article_details,
@@ -41,6 +42,7 @@ from pipeline.storage.queries import (
 )
 from pipeline.storage.outbox import list_alerts, retry_alert
 from pipeline.storage.repository import Repository
+from pipeline.storage.search import SearchFilter, SearchResults, search_articles
 from pipeline.storage.upkeep import last_maintenance
 
 EXIT_SETTINGS = 2
@@ -57,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args, settings, console)
     except SettingsError as error:
         console.print(f"[red]configuration error:[/red] {error}", highlight=False)
+        return EXIT_SETTINGS
+    except SearchQueryError as error:
+        console.print(f"[red]error:[/red] {error}", highlight=False)
         return EXIT_SETTINGS
     except StorageError as error:
         console.print(f"[red]database error:[/red] {error}", highlight=False)
@@ -113,6 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=command_show)
 
+    search = commands.add_parser(
+        "search", parents=[common], help="full-text search",
+        description='Words must all match; "exact phrase", OR, -word (or NOT word) to exclude, '
+                    'word* for a prefix, parentheses to group. Words are matched by their stem in '
+                    'each language the articles are in.')
+    search.add_argument("query", help='e.g. \'"peace summit" Alaska -G7\'')
+    search.add_argument("--lang", help="only this language (ISO 639-1, or und)")
+    search.add_argument("--outlet", help="only this outlet")
+    search.add_argument("--topic", help="only articles labelled with this topic (e.g. summit)")
+    search.add_argument("--story", type=int, metavar="ID", help="only articles of this story")
+    search.add_argument("--since", type=_timestamp, help="published at or after (ISO date or time)")
+    search.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
+    search.add_argument("--min-similarity", type=float, metavar="X", help="baseline similarity at least X")
+    search.add_argument("--order", choices=("relevance", "date"), default="relevance")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    search.set_defaults(handler=command_search)
+
     export = commands.add_parser("export", parents=[common], help="export articles")
     export.add_argument("--format", choices=FORMATS, default="jsonl")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -123,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
     export.add_argument("--limit", type=int)
     export.set_defaults(handler=command_export)
+
+    serve = commands.add_parser("serve", parents=[common],
+                                help="the analyst web app alone (needs NEWSWATCH_WEB_TOKEN)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    serve.set_defaults(handler=command_serve)
     return parser
 
 
@@ -299,6 +328,31 @@ def command_show(args: argparse.Namespace, settings: Settings, console: Console)
     return 0
 
 
+def command_search(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    where = SearchFilter(language=args.lang, outlet=args.outlet, topic=args.topic, story_id=args.story,
+                         since=args.since, until=args.until, min_similarity=args.min_similarity)
+    with open_database(settings.database_url) as engine:
+        results = search_articles(engine, args.query, where, order=args.order, limit=args.limit)
+    if args.format == "table":
+        _stdout().print(search_table(results))
+    else:
+        write_search_results(results, args.format, sys.stdout)
+    console.print(f"{results.total} articles match; {len(results.hits)} shown", highlight=False)
+    return 0
+
+
+def search_table(results: SearchResults) -> Table:
+    table = Table(title=f"search: {results.query}", title_justify="left")
+    for column in ("id", "published", "lang", "outlet", "baseline", "story", "title / passage"):
+        table.add_column(column, overflow="fold")
+    for hit in results.hits:
+        similarity = f"{hit.baseline_similarity:.2f}" if hit.baseline_similarity is not None else "—"
+        copy = f"  [copy of {hit.duplicate_of}]" if hit.duplicate_of else ""
+        table.add_row(str(hit.id), _when(hit.published_at or hit.first_seen_at), hit.language, hit.outlet,
+                      similarity, str(hit.story_id or "—"), f"{hit.title}{copy}\n[dim]{hit.snippet}[/dim]")
+    return table
+
+
 def command_export(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     where = ArticleFilter(language=args.lang, outlet=args.outlet, feed=args.feed,
                           since=args.since, until=args.until, limit=args.limit)
@@ -312,6 +366,20 @@ def command_export(args: argparse.Namespace, settings: Settings, console: Consol
         else:
             count = write_records(records, args.format, sys.stdout)
     console.print(f"exported {count} articles", highlight=False)
+    return 0
+
+
+def command_serve(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Serve the web app with uvicorn until interrupted; without a token it refuses (exit 2)."""
+    import uvicorn
+
+    from pipeline.web import create_app
+
+    app = create_app(settings)  # SettingsError naming NEWSWATCH_WEB_TOKEN when there is no token
+    check_database(app.state.engine)
+    console.print(f"newswatch web app on http://{args.host}:{args.port}/ "
+                  f"(database {_safe_url(settings.database_url)}, read-only)", highlight=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
     return 0
 
 

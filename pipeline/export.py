@@ -9,6 +9,7 @@ articles are exported; timestamps are UTC, lists are lists of strings.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterable
 from datetime import datetime
@@ -37,6 +38,26 @@ def write_records(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> i
             out.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
             count += 1
     return count
+
+
+SEARCH_FIELDS = ("rank", "id", "title", "url", "outlet", "language", "published_at", "first_seen_at",
+                 "story_id", "duplicate_of", "baseline_similarity", "topics", "snippet")
+
+
+def write_search_results(results: Any, fmt: str, out: TextIO) -> None:
+    """Search results (``pipeline.storage.search.SearchResults``) as one JSON document
+    (query, total, hits) or as CSV, one row per hit in rank order."""
+    hits = [dataclasses.asdict(hit) for hit in results.hits]
+    if fmt == "json":
+        document = {"query": results.query, "total": results.total, "hits": hits}
+        out.write(json.dumps(document, ensure_ascii=False, default=_json_default, indent=2) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=SEARCH_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for hit in hits:
+            writer.writerow({key: _csv_value(value) for key, value in hit.items()})
+    else:
+        raise ValueError(f"unknown search result format {fmt!r}; use json or csv")
 
 
 def parquet_schema():

@@ -5,6 +5,8 @@ Runs on SQLite and on PostgreSQL (the ``database_url`` fixture), with real HTTP.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import datetime
 
@@ -223,3 +225,24 @@ def test_an_unreachable_database_is_an_error_of_the_cycle(newswatch, monkeypatch
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert newswatch("run") == 3
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_search_from_the_command_line(newswatch, capsys):
+    newswatch("init")
+    newswatch("run", "--no-alerts")
+    capsys.readouterr()
+    assert newswatch("search", '"Mount Logan"') == 0
+    out, err = capsys.readouterr()
+    assert "Mount Logan" in out and "1 articles match; 1 shown" in err
+    assert newswatch("search", "Gipfel OR summit", "--lang", "de", "--format", "json", "--limit", "50") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["total"] == len(document["hits"]) >= 2
+    assert {h["language"] for h in document["hits"]} == {"de"}
+    assert all(h["published_at"].endswith("+00:00") for h in document["hits"] if h["published_at"])
+    assert newswatch("search", "Alaska", "--since", "2025-08-17", "--until", "2025-08-18",
+                     "--order", "date", "--format", "csv") == 0
+    found = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert found and all("2025-08-17" in r["published_at"] for r in found)
+    assert {"rank", "id", "title", "url", "snippet"} <= set(found[0])
+    assert newswatch("search", '"unclosed phrase') == 2
+    assert "quotation mark is not closed" in capsys.readouterr().err
