@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,6 +24,9 @@ PREFIX = "NEWSWATCH_"
 DEFAULT_USER_AGENT = "newswatch/0.1 (news monitoring; +https://github.com/newswatch/newswatch)"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
+
+MIN_TOKEN_LENGTH = 16
+_SECRETS = frozenset({"web_token"})  # their values never appear in messages
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -78,6 +81,7 @@ class Settings:
     alert_urls: tuple[str, ...] = ()
     operator_alert_urls: tuple[str, ...] = ()
     web_url: str | None = None
+    web_token: str | None = field(default=None, repr=False)  # a secret: never printed
     allowed_private_hosts: PrivateHostAllowance = PrivateHostAllowance()
     host_delay: float = 1.0
     fetch_timeout: float = 30.0
@@ -123,12 +127,14 @@ class Settings:
 
 
 def _convert(name: str, source: str, value: Any) -> Any:
-    """``value`` as the field ``name`` wants it; ``source`` (variable or flag) names it in errors."""
+    """``value`` as the field ``name`` wants it; ``source`` (variable or flag) names it in errors
+    (with the bad value, unless it is a secret)."""
     converter = _CONVERTERS.get(name, str)
     try:
         return converter(value)
     except (ValueError, TypeError) as error:
-        raise SettingsError(f"{source}={value!r} is invalid: {error}") from None
+        shown = "(secret, not shown)" if name in _SECRETS else repr(value)
+        raise SettingsError(f"{source}={shown} is invalid: {error}") from None
 
 
 def _positive(kind: Callable[[Any], Any], *, allow_zero: bool = False) -> Callable[[Any], Any]:
@@ -169,6 +175,15 @@ def _database_url(value: Any) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _token(value: Any) -> str:
+    text = str(value).strip()
+    if len(text) < MIN_TOKEN_LENGTH:
+        raise ValueError(f"a token needs at least {MIN_TOKEN_LENGTH} characters")
+    if not text.isprintable() or any(c.isspace() for c in text):
+        raise ValueError("a token may not contain spaces or control characters")
+    return text
+
+
 def _private_hosts(value: Any) -> PrivateHostAllowance:
     items = value if isinstance(value, (list, tuple)) else re.split(r"[\s,]+", str(value))
     hosts: set[str] = set()
@@ -199,6 +214,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "alert_urls": _url_list,
     "operator_alert_urls": _url_list,
     "web_url": _optional_url,
+    "web_token": _token,
     "allowed_private_hosts": _private_hosts,
     "host_delay": _seconds(allow_zero=True),
     "fetch_timeout": _seconds(),

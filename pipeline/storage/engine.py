@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -29,15 +30,26 @@ MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT DO NOTHING without a target
 
 
 def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
-    """An engine for ``url``; for SQLite, its folder is created and the pragmas set."""
+    """An engine for ``url``; for SQLite, its folder is created and the pragmas set.
+
+    ``read_only`` engines cannot write, whatever the code using them does: PostgreSQL
+    sessions start with ``default_transaction_read_only``, SQLite files are opened with
+    ``mode=ro`` and ``query_only`` set.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
     if sqlite3.sqlite_version_info < MIN_SQLITE:
         raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old; newswatch needs 3.35 or newer")
-    if parsed.database and parsed.database != ":memory:" and not read_only:
+    is_file = bool(parsed.database) and parsed.database != ":memory:"
+    if is_file and not read_only:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    if is_file and read_only and not parsed.database.startswith("file:"):
+        # A URI filename, so SQLite itself opens the file read-only (and never creates it).
+        parsed = parsed.set(database=f"file:{quote(str(Path(parsed.database).absolute()))}",
+                            query={**parsed.query, "mode": "ro", "uri": "true"})
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:

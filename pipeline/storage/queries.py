@@ -141,7 +141,8 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
 
 
 def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
-    """One article with everything known of it: concepts, copies, versions, its story."""
+    """One article with everything known of it: concepts, the article it copies and its
+    copies, versions, its story."""
     with Session(engine) as session:
         article = session.get(Article, article_id)
         if article is None:
@@ -149,8 +150,11 @@ def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
         concepts = session.execute(select(ArticleConcept).where(ArticleConcept.article_id == article_id)
                                    .order_by(ArticleConcept.is_topic.desc(), ArticleConcept.hits.desc(),
                                              ArticleConcept.concept)).scalars().all()
-        copies = session.execute(select(Article.id, Article.outlet, Article.title, Article.duplicate_similarity)
+        copies = session.execute(select(Article.id, Article.outlet, Article.title, Article.duplicate_similarity,
+                                        Article.duplicate_reason)
                                  .where(Article.duplicate_of == article_id).order_by(Article.id)).all()
+        original = session.execute(select(Article.id, Article.outlet, Article.title)
+                                   .where(Article.id == article.duplicate_of)).first()
         versions = session.execute(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
                                    .order_by(ArticleVersion.version)).scalars().all()
         story = session.get(Story, article.story_id) if article.story_id else None
@@ -158,6 +162,7 @@ def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
         return {
             "article": _record(article, feed.name if feed else None, [c.concept for c in concepts if c.is_topic]),
             "duplicate_reason": article.duplicate_reason,
+            "original": dict(original._mapping) if original else None,
             "concepts": [{"concept": c.concept, "kind": c.kind, "hits": c.hits, "terms": c.terms,
                           "is_topic": c.is_topic} for c in concepts],
             "copies": [dict(row._mapping) for row in copies],

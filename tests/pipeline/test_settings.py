@@ -89,3 +89,16 @@ def test_the_shipped_seeds_are_found_from_any_directory(tmp_path, monkeypatch):
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "feeds.toml").write_text("", encoding="utf-8")
     assert Settings.load(environ={}).feeds_path == Path("seeds/feeds.toml")  # the working directory's first
+
+
+def test_the_web_token_is_read_validated_and_never_shown():
+    token = "a-long-enough-secret-token"
+    settings = Settings.load(environ={"NEWSWATCH_WEB_TOKEN": token})
+    assert settings.web_token == token and token not in repr(settings)
+    assert Settings.load(environ={}).web_token is None
+    with pytest.raises(SettingsError, match="NEWSWATCH_WEB_TOKEN=.* at least 16 characters") as short:
+        Settings.load(environ={"NEWSWATCH_WEB_TOKEN": "tooshort"})
+    assert "tooshort" not in str(short.value)
+    with pytest.raises(SettingsError, match="--web-token=.* spaces") as spaced:
+        Settings.load(environ={}, web_token="two words that are long")
+    assert "two words" not in str(spaced.value)
