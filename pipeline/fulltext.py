@@ -34,6 +34,7 @@ SNOWBALL = {  # languages whose Snowball stemmer keeps to its own script and voc
     "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
 }
 MAX_BODY_TERMS = 16_000  # PostgreSQL keeps word positions up to 16,383; both databases index this much
+LEAD_TERMS = 60  # PostgreSQL ranks by the title and the lead (a vector small enough to stay in the row)
 MAX_PHRASE_VARIANTS = 64
 _WORD = re.compile(r"[^\W_]+")
 _QUERY_TOKEN = re.compile(r'-?"[^"]*"?|-?\(|\)|-?[^\s()"]+')
@@ -43,17 +44,20 @@ SNIPPET_WORDS = (12, 28)  # words shown before and after the first hit
 @dataclass(frozen=True)
 class IndexedText:
     """An article's index entry: its terms (space-separated, in text order) and, for
-    PostgreSQL, the same terms as a tsvector literal (title weighted A, body D)."""
+    PostgreSQL, the same terms as tsvector literals (title weighted A, body D): all of
+    them for matching, the title and the lead for ranking."""
 
     title_terms: str
     body_terms: str
     tsvector: str
+    lead_tsvector: str
 
 
 def index_text(title: str, text: str, language: str) -> IndexedText:
     title_terms = analyze(title, language)[:256]
     body_terms = analyze(text, language)[:MAX_BODY_TERMS]
-    return IndexedText(" ".join(title_terms), " ".join(body_terms), _tsvector(title_terms, body_terms))
+    return IndexedText(" ".join(title_terms), " ".join(body_terms), _tsvector(title_terms, body_terms),
+                       _tsvector(title_terms, body_terms[:LEAD_TERMS]))
 
 
 def analyze(text: str, language: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Full-text search: article_search with its terms; FTS5 on SQLite, a tsvector + GIN on PostgreSQL.
+"""Full-text search: article_search with its terms; FTS5 on SQLite, a tsvector + GIN on PostgreSQL
+(``document`` to match, the small ``lead`` of title and first words to rank).
 
 The terms come from ``pipeline.fulltext`` (one analyzer for both databases); articles
 stored before this revision are indexed here.
@@ -51,6 +52,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == 'postgresql':
         op.add_column('article_search', sa.Column('document', postgresql.TSVECTOR(), nullable=False))
+        op.add_column('article_search', sa.Column('lead', postgresql.TSVECTOR(), nullable=False))
         op.create_index('ix_article_search_document', 'article_search', ['document'], postgresql_using='gin')
     else:
         for statement in SQLITE_FTS:
@@ -63,7 +65,8 @@ def _index_existing_articles(batch: int = 500) -> None:
     postgres = bind.dialect.name == 'postgresql'
     insert = sa.text(
         'INSERT INTO article_search (article_id, language, title_terms, body_terms'
-        + (', document) VALUES (:id, :language, :title_terms, :body_terms, CAST(:document AS tsvector))'
+        + (', document, lead) VALUES (:id, :language, :title_terms, :body_terms, CAST(:document AS tsvector), '
+           'CAST(:lead AS tsvector))'
            if postgres else ') VALUES (:id, :language, :title_terms, :body_terms)'))
     last = 0
     while True:
@@ -75,7 +78,8 @@ def _index_existing_articles(batch: int = 500) -> None:
         for row in rows:
             indexed = index_text(row.title or '', row.text or '', row.language)
             values.append({'id': row.id, 'language': row.language, 'title_terms': indexed.title_terms,
-                           'body_terms': indexed.body_terms, 'document': indexed.tsvector})
+                           'body_terms': indexed.body_terms, 'document': indexed.tsvector,
+                           'lead': indexed.lead_tsvector})
         bind.execute(insert, values)
         last = rows[-1].id
 
