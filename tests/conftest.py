@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from pipeline.settings import Settings
 from tests.fixtureserver import FixtureServer
+from tests.world import ARTICLES, write_feed_list
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -87,3 +88,43 @@ def database_url(request, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def stored_worlds(tmp_path_factory, postgres_server):
+    """The fixture world stored once per session in SQLite and in PostgreSQL, for tests that
+    only read (search, the README's SQL, the web app): ({kind: engine}, {kind: {id: key}})."""
+    from pipeline.cli import main
+    name = f"newswatch_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    tmp = tmp_path_factory.mktemp("search")
+    urls = {"sqlite": f"sqlite:///{tmp / 'newswatch.db'}",
+            "postgresql": make_url(postgres_server).set(database=name).render_as_string(hide_password=False)}
+    with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
+        feeds = write_feed_list(tmp / "feeds.toml", server)
+        for key, value in {"NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
+                           "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
+                           "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
+                           "NEWSWATCH_DATA_DIR": str(tmp)}.items():
+            patch.setenv(key, value)
+        for url in urls.values():
+            patch.setenv("NEWSWATCH_DATABASE_URL", url)
+            assert main(["init"]) == 0 and main(["run", "--no-alerts"]) == 0
+        engines = {kind: create_engine(url) for kind, url in urls.items()}
+        by_id = {kind: article_keys(engine, server.base) for kind, engine in engines.items()}
+    yield engines, by_id
+    for engine in engines.values():
+        engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def article_keys(engine, base: str) -> dict[int, str]:
+    """Article id → the fixture world's key (ids differ between the databases)."""
+    keys = {a["canonical"]: a["key"] for a in ARTICLES}
+    with engine.connect() as connection:
+        rows = connection.execute(text("select id, canonical_url from articles")).all()
+    return {row.id: keys.get(row.canonical_url.removeprefix(base + "/"), f"id {row.id}") for row in rows}

@@ -6,19 +6,13 @@ every query on both databases and compares the sets.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from pipeline.cli import main
 from pipeline.errors import SearchQueryError
 from pipeline.storage.search import SearchFilter, search_articles
-from tests.conftest import ROOT
-from tests.fixtureserver import FixtureServer
-from tests.world import ARTICLES, write_feed_list
+from tests.world import ARTICLES
 
 # query, filter, keys that must be among the hits, keys that must not
 EXPECTED = [
@@ -44,42 +38,9 @@ EVERY_QUERY = [q for q, *_ in EXPECTED] + ["Alaska", "talks", '"security guarant
                                              "Putin -Trump", "négociations", "Gespräche", "ukrain*"]
 
 
-@pytest.fixture(scope="module")
-def worlds(tmp_path_factory, postgres_server):
-    """The fixture world stored once per database for the module (searches only read)."""
-    name = f"newswatch_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    tmp = tmp_path_factory.mktemp("search")
-    urls = {"sqlite": f"sqlite:///{tmp / 'newswatch.db'}",
-            "postgresql": make_url(postgres_server).set(database=name).render_as_string(hide_password=False)}
-    with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
-        feeds = write_feed_list(tmp / "feeds.toml", server)
-        for key, value in {"NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
-                           "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
-                           "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
-                           "NEWSWATCH_DATA_DIR": str(tmp)}.items():
-            patch.setenv(key, value)
-        for url in urls.values():
-            patch.setenv("NEWSWATCH_DATABASE_URL", url)
-            assert main(["init"]) == 0 and main(["run", "--no-alerts"]) == 0
-        engines = {kind: create_engine(url) for kind, url in urls.items()}
-        by_id = {kind: article_keys(engine, server.base) for kind, engine in engines.items()}
-    yield engines, by_id
-    for engine in engines.values():
-        engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def article_keys(engine, base: str) -> dict[int, str]:
-    """Article id → the fixture world's key (ids differ between the databases)."""
-    keys = {a["canonical"]: a["key"] for a in ARTICLES}
-    with engine.connect() as connection:
-        rows = connection.execute(text("select id, canonical_url from articles")).all()
-    return {row.id: keys.get(row.canonical_url.removeprefix(base + "/"), f"id {row.id}") for row in rows}
+@pytest.fixture
+def worlds(stored_worlds):
+    return stored_worlds
 
 
 def keys_found(engine, by_id, query, where=SearchFilter(), **options) -> set[str]:
