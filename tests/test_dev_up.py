@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +73,38 @@ def test_dev_up_runs_the_pipeline_and_ctrl_c_stops_everything(tmp_path, server):
         run_dev_up(tmp_path, server, recipients)
 
 
+def fetch(url: str, *, token: str | None = None, cookie: str | None = None) -> tuple[int, str, str]:
+    """Status, Location and body of a GET that does not follow redirects."""
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}),
+               **({"Cookie": f"_token={cookie}"} if cookie else {})}
+    try:
+        with urllib.request.build_opener(Stay).open(urllib.request.Request(url, headers=headers), timeout=10) as r:
+            return r.status, r.headers.get("Location", ""), r.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", ""), error.read().decode()
+
+
+def check_the_analyst_app_in_airflow(base: str, token: str) -> None:
+    """The plugin's app at /newswatch answers through Airflow's API server, to Airflow's
+    token (bearer or the UI's cookie) only, and lists itself in Airflow's navigation."""
+    assert fetch(f"{base}/newswatch/api/search?q=Alaska")[0] == 401
+    assert fetch(f"{base}/newswatch/api/search?q=Alaska", token="not-a-jwt")[0] == 401
+    status, location, _ = fetch(f"{base}/newswatch/?q=Alaska")
+    assert status in (302, 303, 307) and "login" in location
+    status, _, body = fetch(f"{base}/newswatch/api/search?q=Alaska", token=token)
+    assert status == 200 and json.loads(body)["total"] >= 5
+    status, _, page = fetch(f"{base}/newswatch/?q=Alaska", cookie=token)
+    assert status == 200 and "Alaska" in page and 'href="/newswatch/articles/' in page
+    plugins = get_json(f"{base}/api/v2/plugins", token)["plugins"]
+    [mine] = [p for p in plugins if p["name"] == "newswatch"]
+    assert mine["fastapi_apps"][0]["url_prefix"] == "/newswatch"
+    assert mine["external_views"][0]["destination"] == "nav"
+
+
 def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
     data = tmp_path / "data"
     home = data / "airflow"
@@ -107,6 +140,7 @@ def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
         stored = wait_for(lambda: articles() >= len(ARTICLES) and articles(), deadline,
                           "the first scheduled poll to store the fixture articles", process)
         assert stored == len(ARTICLES)
+        check_the_analyst_app_in_airflow(base, token)
         wait_for(lambda: recipients.posts, deadline, "newswatch_alerts to deliver summit alerts", process)
         time.sleep(5)  # the rest of that run's alerts
         with sqlite3.connect(data / "newswatch.db") as connection:

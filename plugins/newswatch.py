@@ -1,0 +1,93 @@
+"""The Airflow plugin: newswatch's analyst app inside Airflow's API server.
+
+Mounts ``pipeline.web`` at ``/newswatch`` and adds "newswatch" to Airflow's navigation.
+Airflow does not guard plugin apps, so the app checks Airflow's own credentials itself:
+the JWT that Airflow's UI keeps in its ``_token`` cookie, or an ``Authorization: Bearer``
+token from ``/auth/token``; browsers without one are sent to Airflow's login page.
+
+The article database comes from the ``newswatch_db`` connection when it exists (as for
+the DAGs' tasks), else from ``NEWSWATCH_DATABASE_URL`` (or its default); the app opens
+it read-only. A configuration error does not stop Airflow: ``/newswatch`` answers 503
+with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+log = logging.getLogger(__name__)
+
+URL_PREFIX = "/newswatch"
+AIRFLOW_TOKEN_COOKIE = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
+
+
+def is_airflow_user(request: Any) -> bool:
+    """Whether the request carries a valid Airflow token (bearer header first, as Airflow's
+    own API does, then the UI's cookie). Runs in FastAPI's thread pool: the auth manager's
+    check is a coroutine, so it is run on the event loop from here."""
+    import anyio.from_thread
+    from airflow.api_fastapi.app import get_auth_manager
+    from jwt import InvalidTokenError
+
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(AIRFLOW_TOKEN_COOKIE)
+    if not token:
+        return False
+    try:
+        anyio.from_thread.run(get_auth_manager().get_user_from_token, token)
+    except InvalidTokenError:
+        return False
+    return True
+
+
+def airflow_login_url(request: Any) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=str(request.url))
+
+
+def article_database_url() -> str | None:
+    """The ``newswatch_db`` connection's URL, when Airflow has that connection."""
+    from airflow.models.connection import Connection
+    from airflow.exceptions import AirflowNotFoundException
+
+    try:
+        connection = Connection.get_connection_from_secrets("newswatch_db")
+    except AirflowNotFoundException:
+        return None
+    from newswatch_airflow import database_url_from_connection  # dags/, on Airflow's path
+
+    return database_url_from_connection(connection.conn_type, host=connection.host, port=connection.port,
+                                        login=connection.login, password=connection.password,
+                                        schema=connection.schema, extra=connection.extra_dejson)
+
+
+def build_app() -> Any:
+    from fastapi import FastAPI
+    from fastapi.responses import PlainTextResponse
+
+    from pipeline.errors import NewswatchError
+    from pipeline.settings import Settings
+    from pipeline.web.app import create_app
+
+    try:
+        settings = Settings.load(database_url=article_database_url())
+        return create_app(settings, authenticate=is_airflow_user, login_url=airflow_login_url)
+    except (NewswatchError, ImportError) as error:
+        log.error("newswatch plugin: the analyst app is not available: %s", error)
+        unavailable = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        reason = f"newswatch is not configured: {error}"
+        unavailable.add_api_route("/{path:path}", lambda path="": PlainTextResponse(reason, status_code=503))
+        return unavailable
+
+
+class NewswatchPlugin(AirflowPlugin):
+    name = "newswatch"
+    fastapi_apps = [{"app": build_app(), "url_prefix": URL_PREFIX, "name": "newswatch analyst app"}]
+    external_views = [{
+        "name": "newswatch", "href": URL_PREFIX.lstrip("/") + "/", "url_route": "newswatch",
+        "destination": "nav", "nav_top_level": True,
+    }]
