@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.drafts import draft_from_page  # noqa: E402
 from pipeline.extract import extract_article  # noqa: E402
+from pipeline.fulltext import index_text  # noqa: E402
 from pipeline.labels import Labeller  # noqa: E402
 from pipeline.language import detect_language  # noqa: E402
 from pipeline.models import FeedEntry, FetchResult  # noqa: E402
@@ -64,10 +65,12 @@ LABELLER = Labeller(ROOT / "seeds" / "topics.toml", load_baseline(ROOT / "seeds"
 
 
 def whole_pipeline(body: bytes, url: str) -> str:
-    """What a cycle does with a fetched page: pipeline.drafts, the production composition."""
+    """What a cycle does with a fetched page: pipeline.drafts, the production composition,
+    and the full-text terms the storage layer indexes it under."""
     page = FetchResult(url, url, 200, body, content_type="text/html")
     draft = draft_from_page(FeedEntry(guid=url, link=url, url=url), page, None, language_hint=None,
                             labeller=LABELLER)
+    index_text(draft.extracted.title, draft.extracted.text, draft.language.code)
     return draft.extracted.text
 
 

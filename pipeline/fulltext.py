@@ -61,8 +61,24 @@ def index_text(title: str, text: str, language: str) -> IndexedText:
 
 
 def analyze(text: str, language: str) -> list[str]:
-    stem = _stemmer(SNOWBALL.get(language))
-    return [_fold(stem(word)) for word in _words(text)]
+    terms = _terms(SNOWBALL.get(language))
+    return [terms(word) for word in _words(text)]
+
+
+@functools.lru_cache(maxsize=None)
+def _terms(algorithm: str | None):
+    """word → term for one stemmer, remembered (news vocabulary repeats itself)."""
+    stem, known = _stemmer(algorithm), {}
+
+    def term(word: str) -> str:
+        found = known.get(word)
+        if found is None:
+            found = known[word] = _fold(stem(word))
+            if len(known) > 500_000:
+                known.clear()
+        return found
+
+    return term
 
 
 def _words(text: str) -> list[str]:

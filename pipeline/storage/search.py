@@ -110,15 +110,12 @@ def search_articles(engine: Engine, query: str, where: SearchFilter = SearchFilt
     with storage_errors(engine.connect) as connection:
         languages = (where.language,) if where.language else searched_languages(engine, connection)
         tree = parse_query(query, languages) if query.strip() else None
-        source, rank = _matches(connection, tree)
-        page = _filtered(select(Article.id, rank.label("rank"), func.count().over().label("total"))
-                         .select_from(source), where)
-        page = page.order_by(*_ordering(rank, order, tree is not None)).limit(limit).offset(offset)
-        ranked = connection.execute(page).all()
+        page = _page(connection, tree, where, order)
+        ranked = connection.execute(page.limit(limit).offset(offset)).all()
         if ranked:
             total = ranked[0].total
         else:  # a page past the end: count on its own
-            total = connection.execute(_filtered(select(func.count()).select_from(source), where)).scalar_one()
+            total = connection.execute(select(func.count()).select_from(page.subquery())).scalar_one()
         hits = _hits(connection, ranked, wanted_terms(tree) if tree is not None else set())
     return SearchResults(query=query, total=total, hits=hits)
 
@@ -134,13 +131,33 @@ def searched_languages(engine: Engine, connection: Connection) -> tuple[str, ...
     return seen[1]
 
 
-def _matches(connection: Connection, tree: Any) -> tuple[Any, Any]:
-    """The FROM clause of the search and the expression of an article's rank (larger is
-    better). The matches come first, from the full-text index alone, then meet the
-    articles and the filters."""
-    articles = Article.__table__
+def _page(connection: Connection, tree: Any, where: SearchFilter, order: str) -> Select:
+    """The search as one statement: id, rank and the total of every match, in order.
+    Ranked by relevance with no filter, the matches need not meet the articles at all
+    (ties go to the newer article, the larger id)."""
     if tree is None:
-        return articles, literal_column("0.0", Float)
+        statement = select(Article.id, literal_column("0.0", Float).label("rank"), _total())
+        return _filtered(statement, where).order_by(*_newest())
+    hits = _matches(connection, tree)
+    if order == "relevance" and where == SearchFilter():
+        return (select(hits.c.article_id.label("id"), hits.c.rank, _total())
+                .order_by(hits.c.rank.desc(), hits.c.article_id.desc()))
+    statement = select(Article.id, hits.c.rank, _total()).join_from(hits, Article, Article.id == hits.c.article_id)
+    ordering = (hits.c.rank.desc(), Article.id.desc()) if order == "relevance" else _newest()
+    return _filtered(statement, where).order_by(*ordering)
+
+
+def _total() -> Any:
+    return func.count().over().label("total")
+
+
+def _newest() -> tuple[Any, Any]:
+    return func.coalesce(Article.published_at, Article.first_seen_at).desc(), Article.id.desc()
+
+
+def _matches(connection: Connection, tree: Any) -> Any:
+    """The matching articles' ids and ranks (larger is better), from the full-text index
+    alone, as a materialized CTE: they come first, then meet the articles and filters."""
     if connection.dialect.name == "postgresql":
         # PostgreSQL's planner prices a sequential scan without the cost of decompressing
         # each article's vector, and picks it for common words (10x slower than the GIN
@@ -153,7 +170,7 @@ def _matches(connection: Connection, tree: Any) -> tuple[Any, Any]:
         fts = literal_column("article_search_fts")
         hits = (select(_FTS.c.rowid.label("article_id"), (-func.bm25(fts, TITLE_WEIGHT, 1.0)).label("rank"))
                 .where(fts.op("MATCH")(bindparam("fts", to_fts5(tree)))).cte("hits").prefix_with("MATERIALIZED"))
-    return articles.join(hits, hits.c.article_id == articles.c.id), hits.c.rank
+    return hits
 
 
 def _filtered(statement: Select, where: SearchFilter) -> Select:
@@ -170,11 +187,6 @@ def _filtered(statement: Select, where: SearchFilter) -> Select:
                        ArticleConcept.is_topic) if where.topic else None,
     ]
     return statement.where(*[c for c in conditions if c is not None])
-
-
-def _ordering(rank: Any, order: str, ranked: bool) -> Sequence[Any]:
-    newest = (func.coalesce(Article.published_at, Article.first_seen_at).desc(), Article.id.desc())
-    return (rank.desc(), *newest) if order == "relevance" and ranked else newest
 
 
 def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[SearchHit]:
