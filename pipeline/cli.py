@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--lang", help="only this language (ISO 639-1, or und)")
     export.add_argument("--outlet", help="only this outlet")
     export.add_argument("--feed", help="only articles first seen in this feed")
+    export.add_argument("--topic", help="only articles labelled with this topic (e.g. summit)")
     export.add_argument("--since", type=_timestamp, help="published at or after (ISO date or time)")
     export.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
     export.add_argument("--limit", type=int)
@@ -354,7 +355,7 @@ def search_table(results: SearchResults) -> Table:
 
 
 def command_export(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    where = ArticleFilter(language=args.lang, outlet=args.outlet, feed=args.feed,
+    where = ArticleFilter(language=args.lang, outlet=args.outlet, feed=args.feed, topic=args.topic,
                           since=args.since, until=args.until, limit=args.limit)
     with open_database(settings.database_url) as engine:
         records = iter_export_records(engine, where)

@@ -140,6 +140,26 @@ def test_export_carries_the_contract_fields(newswatch, tmp_path):
     assert len([a for a in ARTICLES if a["language"] == "de"]) + 1 == len(
         [r for r in records if r["language"] == "de"])
 
+    # CSV: the same records, field for field, as text (lists as JSON, booleans true/false).
+    everything = tmp_path / "articles.csv"
+    assert newswatch("export", "--format", "csv", "--output", str(everything)) == 0
+    with everything.open(encoding="utf-8", newline="") as handle:
+        table_rows = list(csv.DictReader(handle))
+    assert len(table_rows) == len(records)
+    for row, record in zip(table_rows, records):
+        for field in EXPORT_FIELDS:
+            value = record[field]
+            expected = ("" if value is None else "true" if value is True else "false" if value is False
+                        else json.dumps(value, ensure_ascii=False) if isinstance(value, list) else str(value))
+            assert row[field] == expected, field
+
+    # --topic: only articles labelled with it
+    summit = tmp_path / "summit.jsonl"
+    assert newswatch("export", "--topic", "summit", "--output", str(summit)) == 0
+    labelled = [json.loads(line) for line in summit.read_text(encoding="utf-8").splitlines()]
+    assert labelled and all("summit" in r["topics"] for r in labelled)
+    assert len(labelled) == sum("summit" in r["topics"] for r in records)
+
     # Parquet: the same records, field for field, typed (timestamps UTC, lists of strings).
     import pyarrow.parquet as pq
 

@@ -29,6 +29,7 @@ class ArticleFilter:
     language: str | None = None
     outlet: str | None = None
     feed: str | None = None
+    topic: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int | None = None
@@ -59,6 +60,10 @@ def _filtered(statement: Select, where: ArticleFilter) -> Select:
         statement = statement.where(Article.outlet == where.outlet)
     if where.feed:
         statement = statement.where(Feed.name == where.feed)
+    if where.topic:
+        statement = statement.where(select(ArticleConcept.article_id).where(
+            ArticleConcept.article_id == Article.id, ArticleConcept.concept == where.topic,
+            ArticleConcept.is_topic).exists())
     if where.since:
         statement = statement.where(func.coalesce(Article.published_at, Article.first_seen_at) >= where.since)
     if where.until:
