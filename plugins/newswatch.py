@@ -7,8 +7,11 @@ token from ``/auth/token``; browsers without one are sent to Airflow's login pag
 
 The article database comes from the ``newswatch_db`` connection when it exists (as for
 the DAGs' tasks), else from ``NEWSWATCH_DATABASE_URL`` (or its default); the app opens
-it read-only. A configuration error does not stop Airflow: ``/newswatch`` answers 503
-with the reason.
+it read-only. The app is built at its first request, not when Airflow imports plugins:
+every Airflow command imports them, some in the middle of their own database session,
+which a connection lookup here would close under them (`airflow dags reserialize` failed
+so). A configuration error does not stop Airflow: ``/newswatch`` answers 503 with the
+reason.
 """
 
 from __future__ import annotations
@@ -84,9 +87,24 @@ def build_app() -> Any:
         return unavailable
 
 
+class AnalystApp:
+    """An ASGI app that builds the real one (``build_app``) when the first request comes."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if self.app is None:
+            import anyio.to_thread
+
+            built = await anyio.to_thread.run_sync(build_app)  # reads a connection: not on the loop
+            self.app = self.app or built
+        await self.app(scope, receive, send)
+
+
 class NewswatchPlugin(AirflowPlugin):
     name = "newswatch"
-    fastapi_apps = [{"app": build_app(), "url_prefix": URL_PREFIX, "name": "newswatch analyst app"}]
+    fastapi_apps = [{"app": AnalystApp(), "url_prefix": URL_PREFIX, "name": "newswatch analyst app"}]
     external_views = [{
         "name": "newswatch", "href": URL_PREFIX.lstrip("/") + "/", "url_route": "newswatch",
         "destination": "nav", "nav_top_level": True,

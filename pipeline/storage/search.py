@@ -201,7 +201,8 @@ def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[Se
             .where(ArticleConcept.article_id.in_(ids), ArticleConcept.is_topic)
             .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
         topics.setdefault(article_id, []).append(concept)
-    return [_hit(articles[row.id], topics.get(row.id, []), terms, float(row.rank)) for row in ranked]
+    return [_hit(articles[row.id], topics.get(row.id, []), terms, float(row.rank))
+            for row in ranked if row.id in articles]  # an article deleted as the search ran
 
 
 def _hit(article: Any, topics: list[str], terms: set[str], rank: float) -> SearchHit:

@@ -32,6 +32,13 @@ SESSION_SECONDS = 12 * 3600
 MAX_FORM_BYTES = 4096
 
 
+def route_path(request: Request, name: str, **params: str) -> str:
+    """The path of this app's route ``name`` as the browser sees it. Looked up in the app's
+    own routes (``request.app``), not the outermost router's: mounted in Airflow, that
+    one is Airflow's, with route names of its own (it has a "static" too)."""
+    return request.scope.get("root_path", "").rstrip("/") + str(request.app.url_path_for(name, **params))
+
+
 class LoginRequiredError(Exception):
     """A browser asked for a page without a session: it is sent to ``login_url``."""
 
@@ -99,7 +106,7 @@ def login_router(auth: TokenAuth, render: Callable[..., HTMLResponse]) -> APIRou
             return render(request, error="That token is not right.", next=target, status_code=401)
         root = request.scope.get("root_path", "")
         if not is_local_path(target, root):
-            target = str(request.url_for("search").path)
+            target = route_path(request, "search")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(SESSION_COOKIE, auth.new_session(), max_age=SESSION_SECONDS, path=root + "/",
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
@@ -107,7 +114,7 @@ def login_router(auth: TokenAuth, render: Callable[..., HTMLResponse]) -> APIRou
 
     @router.post("/logout", name="logout")
     def logout(request: Request) -> Response:
-        response = RedirectResponse(str(request.url_for("login_form").path), status_code=303)
+        response = RedirectResponse(route_path(request, "login_form"), status_code=303)
         response.delete_cookie(SESSION_COOKIE, path=request.scope.get("root_path", "") + "/",
                                httponly=True, samesite="strict")
         return response

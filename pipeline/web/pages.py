@@ -16,6 +16,7 @@ from pipeline.errors import SearchQueryError
 from pipeline.storage.analysis import filter_choices
 from pipeline.web import charts, views
 from pipeline.web.api import Database
+from pipeline.web.auth import route_path
 from pipeline.web.params import AlertState, Day, SearchParams
 
 STATIC = Path(__file__).parent / "static"
@@ -30,7 +31,7 @@ def is_web_url(url: str | None) -> bool:
 @pass_context
 def path_for(context: dict[str, Any], name: str, /, query: dict[str, Any] | None = None, **params: Any) -> str:
     """The path of route ``name`` as the browser sees it (under any mount prefix), with a query."""
-    path = context["request"].url_for(name, **{k: str(v) for k, v in params.items()}).path
+    path = route_path(context["request"], name, **{k: str(v) for k, v in params.items()})
     pairs = {k: v for k, v in (query or {}).items() if v not in (None, "")}
     return f"{path}?{urlencode(pairs)}" if pairs else path
 

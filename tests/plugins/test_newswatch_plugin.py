@@ -26,6 +26,6 @@ def test_airflow_lists_the_plugin_with_its_app_and_menu_entry(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     [plugin] = [p for p in json.loads(done.stdout) if p["name"] == "newswatch"]
     [app] = plugin["fastapi_apps"]
-    assert app["url_prefix"] == "/newswatch" and app["app"] == "fastapi.applications.FastAPI"
+    assert app["url_prefix"] == "/newswatch" and app["app"] == "newswatch.AnalystApp"
     [view] = plugin["external_views"]
     assert view["destination"] == "nav" and view["href"] == "newswatch/" and view["url_route"] == "newswatch"

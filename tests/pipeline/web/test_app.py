@@ -5,6 +5,7 @@ from __future__ import annotations
 import lxml.html
 import pytest
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -32,8 +33,11 @@ def test_pages_have_no_script_and_no_inline_style(client, world):
     assert stylesheet.status_code == 200 and stylesheet.headers["content-type"].startswith("text/css")
 
 
-def test_the_app_works_under_a_mount_prefix(settings, world):
-    host = FastAPI()
+def test_the_app_works_under_a_mount_prefix(settings, world, tmp_path):
+    host = FastAPI()  # a host with route names of its own, as Airflow's API server has ("static")
+    (tmp_path / "host-static").mkdir()
+    host.mount("/static", StaticFiles(directory=tmp_path / "host-static"), name="static")
+    host.add_api_route("/search", lambda: {}, name="search")
     app = create_app(settings)
     host.mount("/newswatch", app)
     with TestClient(host, follow_redirects=False) as browser:
