@@ -20,11 +20,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import fresh_postgres  # noqa: E402
 from pipeline.storage.engine import create_database_engine, migrate  # noqa: E402
 from pipeline.storage.schema import Article, ArticleConcept  # noqa: E402
 
@@ -72,27 +73,13 @@ def export(url: str, fmt: str, out: Path) -> tuple[float, int]:
     return wall, usage.ru_maxrss * 1024
 
 
-def postgres() -> str | None:
-    base = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS newswatch_bench_export"))
-            connection.execute(text("CREATE DATABASE newswatch_bench_export"))
-        engine.dispose()
-    except Exception as error:  # noqa: BLE001 - the bench reports and goes on without it
-        print(f"(PostgreSQL skipped: {type(error).__name__})")
-        return None
-    return base.rsplit("/", 1)[0] + "/newswatch_bench_export"
-
-
 def main() -> int:
     sizes = [10_000, 100_000]
     if "--sizes" in sys.argv:
         sizes = [int(s) for s in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
     work = Path(tempfile.mkdtemp(prefix="newswatch-bench-export-"))
     databases = [("SQLite", f"sqlite:///{work / 'bench.db'}")]
-    if (pg := postgres()) is not None:
+    if (pg := fresh_postgres("newswatch_bench_export")) is not None:
         databases.append(("PostgreSQL", pg))
     print("| database | rows | format | seconds | rows/s | file MB | peak RSS MB |")
     print("|---|---|---|---|---|---|---|")

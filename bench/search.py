@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import statistics
@@ -32,12 +31,13 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.fulltext import analyze  # noqa: E402
+from bench.databases import fresh_postgres  # noqa: E402
 from pipeline.storage.engine import create_database_engine, migrate  # noqa: E402
 from pipeline.storage.schema import Article  # noqa: E402
 from pipeline.storage.search import index_articles, search_articles  # noqa: E402
@@ -154,20 +154,6 @@ def measure(url: str, queries: dict[str, list[str]]) -> dict[str, tuple[float, f
     return results
 
 
-def postgres() -> str | None:
-    base = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    try:
-        engine = create_engine(base, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS newswatch_bench_search"))
-            connection.execute(text("CREATE DATABASE newswatch_bench_search"))
-        engine.dispose()
-    except Exception as error:  # noqa: BLE001 - the bench reports and goes on without it
-        print(f"(PostgreSQL skipped: {type(error).__name__})")
-        return None
-    return base.rsplit("/", 1)[0] + "/newswatch_bench_search"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=100_000)
@@ -181,7 +167,7 @@ def main() -> int:
     queries = pick_queries(articles, name_df, args.per_class)
     work = Path(tempfile.mkdtemp(prefix="newswatch-bench-search-"))
     databases = [("SQLite", f"sqlite:///{work / 'bench.db'}")]
-    if (pg := postgres()) is not None:
+    if (pg := fresh_postgres("newswatch_bench_search")) is not None:
         databases.append(("PostgreSQL", pg))
     print(f"{args.articles:,} articles ({', '.join(f'{l} {s:.0%}' for l, s in LANGUAGES.items())}), "
           f"top 20 by rank with the total count; {args.per_class} queries per class")

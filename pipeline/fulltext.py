@@ -238,40 +238,64 @@ def _check_positive(query: str, node: Node) -> None:
                 _check_positive(query, child)
 
 
+@dataclass(frozen=True)
+class _Syntax:
+    """How one database spells a query."""
+
+    term: str  # a format with {term}
+    phrase_term: str  # the same inside a phrase
+    phrase: tuple[str, str, str]  # opening, between the terms, closing
+    prefix: str  # after a prefix term, or after a phrase whose last word is one
+    prefix_inside: bool  # a phrase's prefix mark goes before its closing mark
+    any: str
+    all: str
+    binary_not: bool  # FTS5: "(must AND must) NOT excluded"; tsquery: "must & !excluded"
+
+    def render(self, node: Node) -> str:
+        if isinstance(node, Word):
+            return self.either([self.term.format(term=f) + (self.prefix if node.prefix else "") for f in node.forms])
+        if isinstance(node, Phrase):
+            return self.either([self.render_phrase(variant, node.words[-1].prefix) for variant in
+                                itertools.islice(itertools.product(*(w.forms for w in node.words)),
+                                                 MAX_PHRASE_VARIANTS)])
+        if isinstance(node, Any):
+            return "(" + self.any.join(self.render(n) for n in node.nodes) + ")"
+        if isinstance(node, All):
+            return self.render_all(node)
+        raise SearchQueryError("", "NOT outside a group")  # excluded by _check_positive
+
+    def render_phrase(self, terms: tuple[str, ...], prefix: bool) -> str:
+        opening, between, closing = self.phrase
+        end = self.prefix if prefix else ""
+        inner = between.join(self.phrase_term.format(term=t) for t in terms)
+        return opening + inner + (end + closing if self.prefix_inside else closing + end)
+
+    def render_all(self, node: All) -> str:
+        if self.binary_not:
+            positive = [self.render(n) for n in node.nodes if not isinstance(n, Not)]
+            negative = [self.render(n.node) for n in node.nodes if isinstance(n, Not)]
+            return "(" + self.all.join(positive) + ")" + "".join(f" NOT {n}" for n in negative)
+        return "(" + self.all.join("!" + self.render(n.node) if isinstance(n, Not) else self.render(n)
+                                   for n in node.nodes) + ")"
+
+    def either(self, parts: list[str]) -> str:
+        return parts[0] if len(parts) == 1 else "(" + self.any.join(parts) + ")"
+
+
+_FTS5 = _Syntax(term='"{term}"', phrase_term="{term}", phrase=('"', " ", '"'), prefix="*", prefix_inside=False,
+                any=" OR ", all=" AND ", binary_not=True)
+_TSQUERY = _Syntax(term="'{term}'", phrase_term="'{term}'", phrase=("(", " <-> ", ")"), prefix=":*",
+                   prefix_inside=True, any=" | ", all=" & ", binary_not=False)
+
+
 def to_fts5(node: Node) -> str:
     """The query in FTS5's MATCH syntax."""
-    if isinstance(node, Word):
-        quoted = [f'"{form}"' + ("*" if node.prefix else "") for form in node.forms]
-        return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
-    if isinstance(node, Phrase):
-        variants = list(itertools.islice(itertools.product(*(w.forms for w in node.words)), MAX_PHRASE_VARIANTS))
-        phrases = ['"' + " ".join(v) + '"' + ("*" if node.words[-1].prefix else "") for v in variants]
-        return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
-    if isinstance(node, Any):
-        return "(" + " OR ".join(to_fts5(n) for n in node.nodes) + ")"
-    if isinstance(node, All):
-        positive = [to_fts5(n) for n in node.nodes if not isinstance(n, Not)]
-        negative = [to_fts5(n.node) for n in node.nodes if isinstance(n, Not)]
-        return "(" + " AND ".join(positive) + ")" + "".join(f" NOT {n}" for n in negative)
-    raise SearchQueryError("", "NOT outside a group")  # excluded by _check_positive
+    return _FTS5.render(node)
 
 
 def to_tsquery(node: Node) -> str:
     """The same query as a PostgreSQL tsquery literal (cast, not parsed again)."""
-    if isinstance(node, Word):
-        forms = [f"'{form}'" + (":*" if node.prefix else "") for form in node.forms]
-        return forms[0] if len(forms) == 1 else "(" + " | ".join(forms) + ")"
-    if isinstance(node, Phrase):
-        variants = list(itertools.islice(itertools.product(*(w.forms for w in node.words)), MAX_PHRASE_VARIANTS))
-        last = ":*" if node.words[-1].prefix else ""
-        phrases = ["(" + " <-> ".join(f"'{t}'" for t in v) + last + ")" for v in variants]
-        return phrases[0] if len(phrases) == 1 else "(" + " | ".join(phrases) + ")"
-    if isinstance(node, Any):
-        return "(" + " | ".join(to_tsquery(n) for n in node.nodes) + ")"
-    if isinstance(node, All):
-        return "(" + " & ".join(("!" + to_tsquery(n.node)) if isinstance(n, Not) else to_tsquery(n)
-                                for n in node.nodes) + ")"
-    raise SearchQueryError("", "NOT outside a group")
+    return _TSQUERY.render(node)
 
 
 def wanted_terms(node: Node) -> set[str]:
