@@ -10,6 +10,8 @@ through the storage layer's own indexing (``index_articles``). Queries, 40 per c
 - common: a word found in 5 % to 30 % of the articles
 - phrase: two consecutive words of a sentence, quoted
 - boolean: ``common OR common -rare``
+- common, filtered: the common words, in English articles published after the first month
+  (the matches meet the articles table and its filters)
 
 Each query is timed as the web page and the CLI call it (``search_articles``: the total
 count and the 20 best by rank, with snippets), after one untimed round.
@@ -40,7 +42,7 @@ from pipeline.fulltext import analyze  # noqa: E402
 from bench.databases import fresh_postgres  # noqa: E402
 from pipeline.storage.engine import create_database_engine, migrate  # noqa: E402
 from pipeline.storage.schema import Article  # noqa: E402
-from pipeline.storage.search import index_articles, search_articles  # noqa: E402
+from pipeline.storage.search import SearchFilter, index_articles, search_articles  # noqa: E402
 
 LANGUAGES = {"en": 0.4, "de": 0.2, "fr": 0.15, "uk": 0.15, "ru": 0.1}
 T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -116,7 +118,7 @@ def pick_queries(articles: list[dict], name_df: Counter, per_class: int, seed: i
     document_frequency: Counter[str] = Counter()
     surface: dict[str, str] = {}
     for article in articles[::10]:  # a 10 % sample is enough to rank the words
-        for word in set(re.findall(r"[^\W\d_]{4,}", article["text"])):
+        for word in sorted(set(re.findall(r"[^\W\d_]{4,}", article["text"]))):  # sorted: no hash order
             term = analyze(word, article["language"])[0]
             document_frequency[term] += 10
             surface.setdefault(term, word)
@@ -132,7 +134,10 @@ def pick_queries(articles: list[dict], name_df: Counter, per_class: int, seed: i
     rng.shuffle(rare), rng.shuffle(common)
     booleans = [f"{a} OR {b} -{c}" for a, b, c in zip(common[::2], common[1::2], rare)]
     return {"rare": rare[:per_class], "common": common[:per_class], "phrase": phrases[:per_class],
-            "boolean": booleans[:per_class]}
+            "boolean": booleans[:per_class], "common, filtered": common[:per_class]}
+
+
+FILTERED = SearchFilter(language="en", since=T0 + timedelta(days=30))  # the "common, filtered" class
 
 
 def measure(url: str, queries: dict[str, list[str]]) -> dict[str, tuple[float, float, float]]:
@@ -140,12 +145,13 @@ def measure(url: str, queries: dict[str, list[str]]) -> dict[str, tuple[float, f
     engine = create_database_engine(url, read_only=True)
     results = {}
     for kind, batch in queries.items():
+        where = FILTERED if kind == "common, filtered" else SearchFilter()
         for query in batch:  # one untimed round: caches, query plans
-            search_articles(engine, query)
+            search_articles(engine, query, where)
         times, totals = [], []
         for query in batch:
             started = time.perf_counter()
-            found = search_articles(engine, query)
+            found = search_articles(engine, query, where)
             times.append((time.perf_counter() - started) * 1000)
             totals.append(found.total)
         times.sort()

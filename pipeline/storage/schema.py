@@ -209,6 +209,7 @@ class ArticleSearch(Base):
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
+    published_at: Mapped[datetime]  # the article's, else when it was first seen: searches filter here
     title_terms: Mapped[str] = mapped_column(Text)
     body_terms: Mapped[str] = mapped_column(Text)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from pipeline.fulltext import index_text, parse_query, snippet, to_fts5, to_tsquery, wanted_terms
 from pipeline.storage.engine import storage_errors, upsert_insert
-from pipeline.storage.schema import Article, ArticleConcept, ArticleSearch
+from pipeline.storage.schema import Article, ArticleConcept, ArticleSearch, UTCDateTime
 
 ORDERS = ("relevance", "date")
 TITLE_WEIGHT = 4.0  # a word in the title counts four times one in the text (bm25 column weight)
@@ -34,6 +34,7 @@ LANGUAGE_CACHE_SECONDS = 300.0
 _FTS = table("article_search_fts", column("rowid"), column("rank"))
 _PG_SEARCH = Table("article_search", MetaData(),
                    Column("article_id", Integer, primary_key=True), Column("language", String(8)),
+                   Column("published_at", UTCDateTime()),
                    Column("title_terms", Text), Column("body_terms", Text), Column("document", TSVECTOR),
                    Column("lead", TSVECTOR))
 _languages_seen: dict[str, tuple[float, tuple[str, ...]]] = {}
@@ -79,7 +80,8 @@ def index_articles(connection: Connection, article_ids: Iterable[int]) -> None:
     """(Re)index these articles from their stored title, text and language."""
     ids = sorted(set(article_ids))
     for start in range(0, len(ids), 200):
-        rows = connection.execute(select(Article.id, Article.title, Article.text, Article.language)
+        rows = connection.execute(select(Article.id, Article.title, Article.text, Article.language,
+                                         Article.published_at, Article.first_seen_at)
                                   .where(Article.id.in_(ids[start:start + 200]))).all()
         values = [_index_row(row) for row in rows]
         if values:
@@ -88,7 +90,8 @@ def index_articles(connection: Connection, article_ids: Iterable[int]) -> None:
 
 def _index_row(row: Any) -> dict[str, Any]:
     indexed = index_text(row.title or "", row.text or "", row.language)
-    return {"article_id": row.id, "language": row.language, "title_terms": indexed.title_terms,
+    return {"article_id": row.id, "language": row.language, "published_at": row.published_at or row.first_seen_at,
+            "title_terms": indexed.title_terms,
             "body_terms": indexed.body_terms, "document": indexed.tsvector, "lead": indexed.lead_tsvector}
 
 
@@ -134,18 +137,19 @@ def searched_languages(engine: Engine, connection: Connection) -> tuple[str, ...
 
 def _page(connection: Connection, tree: Any, where: SearchFilter, order: str) -> Select:
     """The search as one statement: id, rank and the total of every match, in order.
-    Ranked by relevance with no filter, the matches need not meet the articles at all
-    (ties go to the newer article, the larger id)."""
+    Language and dates are filtered in the index itself; ranked by relevance with no
+    other filter, the matches need not meet the articles at all (ties go to the newer
+    article, the larger id)."""
     if tree is None:
         statement = select(Article.id, literal_column("0.0", Float).label("rank"), _total())
         return _filtered(statement, where).order_by(*_newest())
-    hits = _matches(connection, tree)
-    if order == "relevance" and where == SearchFilter():
+    hits = _matches(connection, tree, where)
+    if order == "relevance" and replace(where, language=None, since=None, until=None) == SearchFilter():
         return (select(hits.c.article_id.label("id"), hits.c.rank, _total())
                 .order_by(hits.c.rank.desc(), hits.c.article_id.desc()))
     statement = select(Article.id, hits.c.rank, _total()).join_from(hits, Article, Article.id == hits.c.article_id)
     ordering = (hits.c.rank.desc(), Article.id.desc()) if order == "relevance" else _newest()
-    return _filtered(statement, where).order_by(*ordering)
+    return _filtered(statement, replace(where, language=None, since=None, until=None)).order_by(*ordering)
 
 
 def _total() -> Any:
@@ -156,7 +160,7 @@ def _newest() -> tuple[Any, Any]:
     return func.coalesce(Article.published_at, Article.first_seen_at).desc(), Article.id.desc()
 
 
-def _matches(connection: Connection, tree: Any) -> Any:
+def _matches(connection: Connection, tree: Any, where: SearchFilter) -> Any:
     """The matching articles' ids and ranks (larger is better), from the full-text index
     alone, as a materialized CTE: they come first, then meet the articles and filters."""
     if connection.dialect.name == "postgresql":
@@ -165,13 +169,19 @@ def _matches(connection: Connection, tree: Any) -> Any:
         # index at 100,000 articles): the matches are found first, through the index.
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         query = cast(bindparam("tsquery", to_tsquery(tree)), TSQUERY)
-        hits = (select(_PG_SEARCH.c.article_id, func.ts_rank(_PG_SEARCH.c.lead, query).label("rank"))
-                .where(_PG_SEARCH.c.document.op("@@")(query)).cte("hits").prefix_with("MATERIALIZED"))
+        found = (select(_PG_SEARCH.c.article_id, func.ts_rank(_PG_SEARCH.c.lead, query).label("rank"))
+                 .where(_PG_SEARCH.c.document.op("@@")(query)))
+        indexed = _PG_SEARCH.c
     else:
-        fts = literal_column("article_search_fts")
-        hits = (select(_FTS.c.rowid.label("article_id"), (-func.bm25(fts, TITLE_WEIGHT, 1.0)).label("rank"))
-                .where(fts.op("MATCH")(bindparam("fts", to_fts5(tree)))).cte("hits").prefix_with("MATERIALIZED"))
-    return hits
+        fts, indexed = literal_column("article_search_fts"), ArticleSearch.__table__.c
+        found = (select(_FTS.c.rowid.label("article_id"), (-func.bm25(fts, TITLE_WEIGHT, 1.0)).label("rank"))
+                 .where(fts.op("MATCH")(bindparam("fts", to_fts5(tree)))))
+        if where.language or where.since or where.until:
+            found = found.join(ArticleSearch, ArticleSearch.article_id == _FTS.c.rowid)
+    conditions = [indexed.language == where.language if where.language else None,
+                  indexed.published_at >= where.since if where.since else None,
+                  indexed.published_at < where.until if where.until else None]
+    return found.where(*[c for c in conditions if c is not None]).cte("hits").prefix_with("MATERIALIZED")
 
 
 def _filtered(statement: Select, where: SearchFilter) -> Select:

@@ -61,7 +61,9 @@ def test_queries_find_what_a_reader_expects(worlds, database, query, where, want
 def test_both_databases_find_the_same_articles(worlds):
     engines, by_id = worlds
     for query in EVERY_QUERY:
-        for where in (SearchFilter(), SearchFilter(language="en"), SearchFilter(topic="summit")):
+        for where in (SearchFilter(), SearchFilter(language="en"), SearchFilter(topic="summit"),
+                      SearchFilter(language="de", since=datetime(2025, 8, 16, 12, tzinfo=timezone.utc)),
+                      SearchFilter(until=datetime(2025, 8, 18, tzinfo=timezone.utc), outlet="CBC")):
             sqlite = keys_found(engines["sqlite"], by_id["sqlite"], query, where)
             postgres = keys_found(engines["postgresql"], by_id["postgresql"], query, where)
             assert sqlite == postgres, f"{query!r} {where}: SQLite only {sqlite - postgres}, " \

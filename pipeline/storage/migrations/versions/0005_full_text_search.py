@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.create_table('article_search',
     sa.Column('article_id', sa.Integer(), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('published_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('title_terms', sa.Text(), nullable=False),
     sa.Column('body_terms', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['article_id'], ['articles.id'], name=op.f('fk_article_search_article_id_articles'), ondelete='CASCADE'),
@@ -69,20 +70,22 @@ def _index_existing_articles(batch: int = 500) -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == 'postgresql'
     insert = sa.text(
-        'INSERT INTO article_search (article_id, language, title_terms, body_terms'
-        + (', document, lead) VALUES (:id, :language, :title_terms, :body_terms, CAST(:document AS tsvector), '
-           'CAST(:lead AS tsvector))'
-           if postgres else ') VALUES (:id, :language, :title_terms, :body_terms)'))
+        'INSERT INTO article_search (article_id, language, published_at, title_terms, body_terms'
+        + (', document, lead) VALUES (:id, :language, :published_at, :title_terms, :body_terms, '
+           'CAST(:document AS tsvector), CAST(:lead AS tsvector))'
+           if postgres else ') VALUES (:id, :language, :published_at, :title_terms, :body_terms)'))
     last = 0
     while True:
-        rows = bind.execute(sa.text('SELECT id, title, text, language FROM articles WHERE id > :last '
-                                    'ORDER BY id LIMIT :batch'), {'last': last, 'batch': batch}).all()
+        rows = bind.execute(sa.text('SELECT id, title, text, language, coalesce(published_at, first_seen_at) '
+                                    'AS published_at FROM articles WHERE id > :last ORDER BY id LIMIT :batch'),
+                            {'last': last, 'batch': batch}).all()
         if not rows:
             return
         values = []
         for row in rows:
             indexed = index_text(row.title or '', row.text or '', row.language)
-            values.append({'id': row.id, 'language': row.language, 'title_terms': indexed.title_terms,
+            values.append({'id': row.id, 'language': row.language, 'published_at': row.published_at,
+                           'title_terms': indexed.title_terms,
                            'body_terms': indexed.body_terms, 'document': indexed.tsvector,
                            'lead': indexed.lead_tsvector})
         bind.execute(insert, values)
