@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import screenshot_folder, start_chromium
 from tests.conftest import ROOT
 from tests.receiver import WebhookReceiver, alert_document
 from tests.world import ARTICLES, write_feed_list
@@ -105,6 +106,28 @@ def check_the_analyst_app_in_airflow(base: str, token: str) -> None:
     assert mine["external_views"][0]["destination"] == "nav"
 
 
+def look_at_the_app_in_airflows_ui(base: str, password: str, shots: Path) -> None:
+    """In a real browser: log in to Airflow, pick "newswatch" in its navigation, search."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser = start_chromium()
+    try:
+        browser.get(f"{base}/")
+        browser.find_element(By.NAME, "username").send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys(password + Keys.ENTER)
+        browser.find_element(By.CSS_SELECTOR, "a[href$='plugin/newswatch']").click()  # the navigation entry
+        frame = browser.find_element(By.CSS_SELECTOR, "iframe[src$='newswatch/']")
+        browser.switch_to.frame(frame)
+        query = browser.find_element(By.ID, "q")
+        query.send_keys("Alaska summit" + Keys.ENTER)
+        assert browser.find_elements(By.CSS_SELECTOR, "#results .result")
+        browser.switch_to.default_content()
+        browser.save_screenshot(str(shots / "airflow-plugin.png"))
+    finally:
+        browser.quit()
+
+
 def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
     data = tmp_path / "data"
     home = data / "airflow"
@@ -141,6 +164,7 @@ def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
                           "the first scheduled poll to store the fixture articles", process)
         assert stored == len(ARTICLES)
         check_the_analyst_app_in_airflow(base, token)
+        look_at_the_app_in_airflows_ui(base, password, screenshot_folder(tmp_path / "screenshots"))
         wait_for(lambda: recipients.posts, deadline, "newswatch_alerts to deliver summit alerts", process)
         time.sleep(5)  # the rest of that run's alerts
         with sqlite3.connect(data / "newswatch.db") as connection:

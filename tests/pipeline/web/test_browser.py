@@ -9,8 +9,6 @@ else to the session's temporary directory; the test prints where.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -20,30 +18,14 @@ import pytest
 import uvicorn
 
 from pipeline.web import create_app
+from tests.browser import screenshot_folder, start_chromium
 from tests.conftest import make_settings
 from tests.pipeline.web.conftest import TOKEN
 from tests.pipeline.web.hostile import TITLE
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        reason = f"{CHROMIUM} and {CHROMEDRIVER} are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI must prove the web page in a real browser)")
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--window-size=1280,1000"):
-        options.add_argument(argument)
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.implicitly_wait(5)
+    driver = start_chromium()
     yield driver
     driver.quit()
 
@@ -69,10 +51,7 @@ def served(sqlite_world, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("NEWSWATCH_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots in {folder.resolve()}")
-    return folder
+    return screenshot_folder(tmp_path_factory.mktemp("screenshots"))
 
 
 def save(browser, shots: Path, name: str) -> None:
