@@ -21,7 +21,7 @@ import functools
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import Stemmer
@@ -43,21 +43,30 @@ SNIPPET_WORDS = (12, 28)  # words shown before and after the first hit
 
 @dataclass(frozen=True)
 class IndexedText:
-    """An article's index entry: its terms (space-separated, in text order) and, for
-    PostgreSQL, the same terms as tsvector literals (title weighted A, body D): all of
-    them for matching, the title and the lead for ranking."""
+    """An article's index entry: its terms in text order. SQLite's FTS5 takes them as
+    text; PostgreSQL takes them as tsvector literals (title weighted A, body D): all of
+    them for matching, the title and the lead for ranking, made only when asked for."""
 
-    title_terms: str
-    body_terms: str
-    tsvector: str
-    lead_tsvector: str
+    title: tuple[str, ...]
+    body: tuple[str, ...]
+
+    @property
+    def title_terms(self) -> str:
+        return " ".join(self.title)
+
+    @property
+    def body_terms(self) -> str:
+        return " ".join(self.body)
+
+    def tsvector(self) -> str:
+        return _tsvector(self.title, self.body)
+
+    def lead_tsvector(self) -> str:
+        return _tsvector(self.title, self.body[:LEAD_TERMS])
 
 
 def index_text(title: str, text: str, language: str) -> IndexedText:
-    title_terms = analyze(title, language)[:256]
-    body_terms = analyze(text, language)[:MAX_BODY_TERMS]
-    return IndexedText(" ".join(title_terms), " ".join(body_terms), _tsvector(title_terms, body_terms),
-                       _tsvector(title_terms, body_terms[:LEAD_TERMS]))
+    return IndexedText(tuple(analyze(title, language)[:256]), tuple(analyze(text, language)[:MAX_BODY_TERMS]))
 
 
 def analyze(text: str, language: str) -> list[str]:
@@ -104,15 +113,20 @@ def _fold(term: str) -> str:
     return unicodedata.normalize("NFC", "".join(kept))
 
 
-def _tsvector(title: list[str], body: list[str]) -> str:
+def _tsvector(title: Sequence[str], body: Sequence[str]) -> str:
     """Positions as PostgreSQL counts them; the body starts two past the title, so no
     phrase spans the two (as in FTS5, where they are separate columns)."""
     positions: dict[str, list[str]] = {}
     for position, term in enumerate(title, start=1):
         positions.setdefault(term, []).append(f"{position}A")
-    for position, term in enumerate(body, start=len(title) + 2):
-        positions.setdefault(term, []).append(str(min(position, 16_383)))
-    return " ".join(f"'{term}':{','.join(places[:256])}" for term, places in positions.items())
+    start = len(title) + 2
+    for position, term in enumerate(body, start=start):
+        places = positions.get(term)
+        if places is None:
+            positions[term] = [str(position)]
+        elif len(places) < 256:  # PostgreSQL keeps 256 positions of a word
+            places.append(str(position))  # at most 16,257: the title and body caps keep within 16,383
+    return " ".join(f"'{term}':{','.join(places)}" for term, places in positions.items())
 
 
 # --- queries -------------------------------------------------------------------------

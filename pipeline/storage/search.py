@@ -83,23 +83,22 @@ def index_articles(connection: Connection, article_ids: Iterable[int]) -> None:
         rows = connection.execute(select(Article.id, Article.title, Article.text, Article.language,
                                          Article.published_at, Article.first_seen_at)
                                   .where(Article.id.in_(ids[start:start + 200]))).all()
-        values = [_index_row(row) for row in rows]
+        values = [_index_row(row, connection.dialect.name == "postgresql") for row in rows]
         if values:
             _upsert_index(connection, values)
 
 
-def _index_row(row: Any) -> dict[str, Any]:
+def _index_row(row: Any, postgres: bool) -> dict[str, Any]:
     indexed = index_text(row.title or "", row.text or "", row.language)
-    return {"article_id": row.id, "language": row.language, "published_at": row.published_at or row.first_seen_at,
-            "title_terms": indexed.title_terms,
-            "body_terms": indexed.body_terms, "document": indexed.tsvector, "lead": indexed.lead_tsvector}
+    values = {"article_id": row.id, "language": row.language, "published_at": row.published_at or row.first_seen_at,
+              "title_terms": indexed.title_terms, "body_terms": indexed.body_terms}
+    if postgres:
+        values.update(document=indexed.tsvector(), lead=indexed.lead_tsvector())
+    return values
 
 
 def _upsert_index(connection: Connection, values: list[dict[str, Any]]) -> None:
-    postgres = connection.dialect.name == "postgresql"
-    target = _PG_SEARCH if postgres else ArticleSearch.__table__
-    if not postgres:
-        values = [{k: v for k, v in row.items() if k not in ("document", "lead")} for row in values]
+    target = _PG_SEARCH if connection.dialect.name == "postgresql" else ArticleSearch.__table__
     statement = upsert_insert(connection, target).values(values)
     updated = {name: statement.excluded[name] for name in values[0] if name != "article_id"}
     connection.execute(statement.on_conflict_do_update(index_elements=["article_id"], set_=updated))

@@ -86,8 +86,8 @@ def _index_existing_articles(batch: int = 500) -> None:
             indexed = index_text(row.title or '', row.text or '', row.language)
             values.append({'id': row.id, 'language': row.language, 'published_at': row.published_at,
                            'title_terms': indexed.title_terms,
-                           'body_terms': indexed.body_terms, 'document': indexed.tsvector,
-                           'lead': indexed.lead_tsvector})
+                           'body_terms': indexed.body_terms, 'document': indexed.tsvector() if postgres else None,
+                           'lead': indexed.lead_tsvector() if postgres else None})
         bind.execute(insert, values)
         last = rows[-1].id
 
