@@ -94,14 +94,10 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
-@functools.lru_cache(maxsize=None)
 def _stemmer(algorithm: str | None):
-    if algorithm is None:
-        return lambda word: word
-    return functools.lru_cache(maxsize=200_000)(Stemmer.Stemmer(algorithm).stemWord)
+    return (lambda word: word) if algorithm is None else Stemmer.Stemmer(algorithm).stemWord
 
 
-@functools.lru_cache(maxsize=200_000)
 def _fold(term: str) -> str:
     """Drop the diacritics of Latin letters (é → e, ü → u); other scripts are kept as they
     are (й must not become и)."""
@@ -177,7 +173,7 @@ def parse_query(query: str, languages: Iterable[str]) -> Node:
 class _Parser:
     def __init__(self, query: str, tokens: list[str], languages: Iterable[str]) -> None:
         self.query, self.tokens, self.position = query, tokens, 0
-        self.stemmers = [_stemmer(a) for a in sorted({SNOWBALL[l] for l in languages if l in SNOWBALL})]
+        self.stemmed = [_terms(a) for a in sorted({SNOWBALL[l] for l in languages if l in SNOWBALL})]
 
     def peek(self) -> str | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -191,7 +187,7 @@ class _Parser:
 
     def parse_all(self) -> Node:
         nodes: list[Node] = []
-        while (token := self.peek()) not in (None, ")", "OR"):
+        while self.peek() not in (None, ")", "OR"):
             node = self.parse_unit()
             if node is not None:
                 nodes.append(node)
@@ -235,7 +231,7 @@ class _Parser:
     def word(self, word: str, prefix: bool) -> Word:
         if prefix:
             return Word((_fold(word),), prefix=True)
-        forms = {_fold(word)} | {_fold(stem(word)) for stem in self.stemmers}
+        forms = {_fold(word)} | {term(word) for term in self.stemmed}
         return Word(tuple(sorted(forms)))
 
 
@@ -327,12 +323,12 @@ def wanted_terms(node: Node) -> set[str]:
 def snippet(text: str, language: str, terms: set[str]) -> str:
     """A plain-text passage of ``text`` around its first word indexed under one of
     ``terms`` (the text's start when none is found)."""
-    stem = _stemmer(SNOWBALL.get(language))
+    term = _terms(SNOWBALL.get(language))
     matches = list(_WORD.finditer(text))
     if not matches:
         return ""
     first = next((i for i, m in enumerate(matches)
-                  if any(_fold(stem(w)) in terms for w in _words(m.group()))), 0)
+                  if any(term(w) in terms for w in _words(m.group()))), 0)
     before, after = SNIPPET_WORDS
     start, end = max(0, first - before), min(len(matches), first + after)
     passage = " ".join(text[matches[start].start():matches[end - 1].end()].split())

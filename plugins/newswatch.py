@@ -24,7 +24,6 @@ from airflow.plugins_manager import AirflowPlugin
 log = logging.getLogger(__name__)
 
 URL_PREFIX = "/newswatch"
-AIRFLOW_TOKEN_COOKIE = "_token"  # airflow.api_fastapi.auth.managers.base_auth_manager.COOKIE_NAME_JWT_TOKEN
 
 
 def is_airflow_user(request: Any) -> bool:
@@ -33,10 +32,11 @@ def is_airflow_user(request: Any) -> bool:
     check is a coroutine, so it is run on the event loop from here."""
     import anyio.from_thread
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
     from jwt import InvalidTokenError
 
     header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(AIRFLOW_TOKEN_COOKIE)
+    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
     if not token:
         return False
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,20 +68,26 @@ def postgres_server() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str):
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def scratch_postgres(server: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on ``server``, dropped afterwards."""
     name = f"newswatch_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str):
+    """A new, empty PostgreSQL database for one test, dropped afterwards."""
+    with scratch_postgres(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -95,31 +103,24 @@ def stored_worlds(tmp_path_factory, postgres_server):
     """The fixture world stored once per session in SQLite and in PostgreSQL, for tests that
     only read (search, the README's SQL, the web app): ({kind: engine}, {kind: {id: key}})."""
     from pipeline.cli import main
-    name = f"newswatch_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
     tmp = tmp_path_factory.mktemp("search")
-    urls = {"sqlite": f"sqlite:///{tmp / 'newswatch.db'}",
-            "postgresql": make_url(postgres_server).set(database=name).render_as_string(hide_password=False)}
-    with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
-        feeds = write_feed_list(tmp / "feeds.toml", server)
-        for key, value in {"NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
-                           "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
-                           "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
-                           "NEWSWATCH_DATA_DIR": str(tmp)}.items():
-            patch.setenv(key, value)
-        for url in urls.values():
-            patch.setenv("NEWSWATCH_DATABASE_URL", url)
-            assert main(["init"]) == 0 and main(["run", "--no-alerts"]) == 0
-        engines = {kind: create_engine(url) for kind, url in urls.items()}
-        by_id = {kind: article_keys(engine, server.base) for kind, engine in engines.items()}
-    yield engines, by_id
-    for engine in engines.values():
-        engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres(postgres_server) as postgres:
+        urls = {"sqlite": f"sqlite:///{tmp / 'newswatch.db'}", "postgresql": postgres}
+        with FixtureServer() as server, pytest.MonkeyPatch.context() as patch:
+            feeds = write_feed_list(tmp / "feeds.toml", server)
+            for key, value in {"NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_BASELINE": str(ROOT / "seeds/baseline"),
+                               "NEWSWATCH_TOPICS": str(ROOT / "seeds/topics.toml"),
+                               "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
+                               "NEWSWATCH_DATA_DIR": str(tmp)}.items():
+                patch.setenv(key, value)
+            for url in urls.values():
+                patch.setenv("NEWSWATCH_DATABASE_URL", url)
+                assert main(["init"]) == 0 and main(["run", "--no-alerts"]) == 0
+            engines = {kind: create_engine(url) for kind, url in urls.items()}
+            by_id = {kind: article_keys(engine, server.base) for kind, engine in engines.items()}
+        yield engines, by_id
+        for engine in engines.values():
+            engine.dispose()
 
 
 def article_keys(engine, base: str) -> dict[int, str]:

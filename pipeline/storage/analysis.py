@@ -16,8 +16,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.storage.engine import storage_errors
+from pipeline.storage.outbox import list_alerts
+from pipeline.storage.queries import published_or_seen
 from pipeline.storage.schema import (
-    Alert,
     AlertAttempt,
     Article,
     ArticleConcept,
@@ -46,10 +47,6 @@ class Coverage:
         return [sum(counts) for counts in zip(*self.by_language.values())] or [0] * len(self.days)
 
 
-def _when():
-    return func.coalesce(Article.published_at, Article.first_seen_at)
-
-
 def _day(engine: Engine, column):
     """The UTC calendar day of a timestamp column, on either database."""
     if engine.dialect.name == "postgresql":
@@ -74,17 +71,17 @@ def coverage_by_day(engine: Engine, since: date | None = None, until: date | Non
     (inclusive). By default: up to the last day with articles, over at most 30 days."""
     with storage_errors(engine.connect) as connection:
         if since is None or until is None:
-            first, last = connection.execute(select(func.min(_when()), func.max(_when()))
+            first, last = connection.execute(select(func.min(published_or_seen()), func.max(published_or_seen()))
                                              .where(~Article.is_baseline)).one()
             today = datetime.now(timezone.utc).date()
             until = until or (_as_date(last) if last is not None else today)
             since = since or max(_as_date(first) if first is not None else today,
                                  until - timedelta(days=DEFAULT_COVERAGE_DAYS - 1))
         days = [since + timedelta(days=n) for n in range((until - since).days + 1)]
-        day = _day(engine, _when()).label("day")
+        day = _day(engine, published_or_seen()).label("day")
         counts = (select(day, func.count().label("n"))
-                  .where(~Article.is_baseline, _when() >= _midnight(since),
-                         _when() < _midnight(until + timedelta(days=1))).group_by(day))
+                  .where(~Article.is_baseline, published_or_seen() >= _midnight(since),
+                         published_or_seen() < _midnight(until + timedelta(days=1))).group_by(day))
         by_language = connection.execute(counts.add_columns(Article.language.label("key"))
                                          .group_by(Article.language)).all()
         by_outlet = connection.execute(counts.add_columns(Article.outlet.label("key"))
@@ -123,7 +120,7 @@ def story_timeline(engine: Engine, story_id: int) -> dict[str, Any] | None:
             return None
         rows = session.execute(select(Article, Feed.name).outerjoin(Feed, Feed.id == Article.feed_id)
                                .where(Article.story_id == story_id)
-                               .order_by(_when(), Article.id)).all()
+                               .order_by(published_or_seen(), Article.id)).all()
         entries = {article.id: _timeline_entry(article, feed) for article, feed in rows}
     timeline: list[dict[str, Any]] = []
     for entry in entries.values():
@@ -154,25 +151,17 @@ def recent_polls(engine: Engine, per_feed: int = 10) -> dict[str, list[dict[str,
 
 
 def alert_history(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest alerts with their story's title and every delivery attempt, oldest first."""
-    statement = (select(Alert, Story.title.label("story_title")).join(Story, Story.id == Alert.story_id)
-                 .order_by(Alert.id.desc()).limit(limit))
-    if state:
-        statement = statement.where(Alert.state == state)
-    with Session(engine) as session:
-        rows = session.execute(statement).all()
-        attempts: dict[int, list[dict[str, Any]]] = {}
-        for attempt in session.execute(select(AlertAttempt).where(
-                AlertAttempt.alert_id.in_([row.Alert.id for row in rows]))
-                .order_by(AlertAttempt.attempted_at, AlertAttempt.id)).scalars():
+    """The newest alerts (``list_alerts``) with every delivery attempt, oldest first."""
+    alerts = list_alerts(engine, state=state, limit=limit)
+    statement = (select(AlertAttempt).where(AlertAttempt.alert_id.in_([a["id"] for a in alerts]))
+                 .order_by(AlertAttempt.attempted_at, AlertAttempt.id))
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    with storage_errors(engine.connect) as connection:
+        for attempt in connection.execute(statement):
             attempts.setdefault(attempt.alert_id, []).append(
                 {"attempted_at": attempt.attempted_at, "ok": attempt.ok, "error": attempt.error})
-    return [{"id": a.id, "rule": a.rule, "story_id": a.story_id, "story_title": title,
-             "sequence": a.sequence, "article_id": a.article_id, "terms": a.terms or {},
-             "state": a.state, "created_at": a.created_at, "sent_at": a.sent_at,
-             "next_attempt_at": a.next_attempt_at, "last_error": a.last_error,
-             "delivered_to": a.delivered_to or [], "attempts": attempts.get(a.id, [])}
-            for a, title in rows]
+    return [{**alert, "terms": alert["terms"] or {}, "delivered_to": alert["delivered_to"] or [],
+             "attempts": attempts.get(alert["id"], [])} for alert in alerts]
 
 
 def version_texts(engine: Engine, article_id: int) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
@@ -53,24 +53,42 @@ def feed_health(engine: Engine) -> list[dict[str, Any]]:
     } for row in rows]
 
 
+def published_or_seen() -> Any:
+    """When an article counts as published: its own date, else when it was first seen."""
+    return func.coalesce(Article.published_at, Article.first_seen_at)
+
+
+def article_conditions(*, language: str | None = None, outlet: str | None = None, topic: str | None = None,
+                       since: datetime | None = None, until: datetime | None = None) -> list[Any]:
+    """The WHERE conditions of the filters every article listing offers (unset ones left out)."""
+    conditions = [
+        Article.language == language if language else None,
+        Article.outlet == outlet if outlet else None,
+        exists().where(ArticleConcept.article_id == Article.id, ArticleConcept.concept == topic,
+                       ArticleConcept.is_topic) if topic else None,
+        published_or_seen() >= since if since else None,
+        published_or_seen() < until if until else None,
+    ]
+    return [c for c in conditions if c is not None]
+
+
+def topics_of(session: Session | Connection, article_ids: list[int]) -> dict[int, list[str]]:
+    """The topics of these articles, sorted, by article id."""
+    topics: dict[int, list[str]] = {}
+    for article_id, concept in session.execute(
+            select(ArticleConcept.article_id, ArticleConcept.concept)
+            .where(ArticleConcept.article_id.in_(article_ids), ArticleConcept.is_topic)
+            .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
+        topics.setdefault(article_id, []).append(concept)
+    return topics
+
+
 def _filtered(statement: Select, where: ArticleFilter) -> Select:
-    if where.language:
-        statement = statement.where(Article.language == where.language)
-    if where.outlet:
-        statement = statement.where(Article.outlet == where.outlet)
+    statement = statement.where(*article_conditions(language=where.language, outlet=where.outlet,
+                                                    topic=where.topic, since=where.since, until=where.until))
     if where.feed:
         statement = statement.where(Feed.name == where.feed)
-    if where.topic:
-        statement = statement.where(select(ArticleConcept.article_id).where(
-            ArticleConcept.article_id == Article.id, ArticleConcept.concept == where.topic,
-            ArticleConcept.is_topic).exists())
-    if where.since:
-        statement = statement.where(func.coalesce(Article.published_at, Article.first_seen_at) >= where.since)
-    if where.until:
-        statement = statement.where(func.coalesce(Article.published_at, Article.first_seen_at) < where.until)
-    if where.limit:
-        statement = statement.limit(where.limit)
-    return statement
+    return statement.limit(where.limit) if where.limit else statement
 
 
 def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
@@ -93,12 +111,7 @@ def _records(session: Session, rows: list[Any]) -> Iterator[dict[str, Any]]:
     """Export records of a batch of rows, with their topics fetched in one query."""
     if not rows:
         return
-    topics: dict[int, list[str]] = {}
-    for article_id, concept in session.execute(
-            select(ArticleConcept.article_id, ArticleConcept.concept)
-            .where(ArticleConcept.article_id.in_([r.Article.id for r in rows]), ArticleConcept.is_topic)
-            .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
-        topics.setdefault(article_id, []).append(concept)
+    topics = topics_of(session, [r.Article.id for r in rows])
     for row in rows:
         yield _record(row.Article, row.feed_name, topics.get(row.Article.id, []))
         session.expunge(row.Article)  # keep the identity map from growing with the export

@@ -2,41 +2,41 @@
 
 ``index_articles`` writes an article's terms (``pipeline.fulltext``) in the transaction
 that stores or changes it; ``search_articles`` matches a query against them with the
-same filters on both databases, ranked by relevance or by date. SQLite ranks with FTS5's bm25 over
-title and text (the title counts four times); PostgreSQL with ts_rank over the title
-(weight A) and the lead, a vector small enough to stay in the row: ranking by the whole
-text would decompress every matching article's vector, and a common word matches
-thousands (ts_rank_cd, cover density, tripled the time of such searches). Both databases match the
-same terms, so a query finds the same set on each; only the order of equal ranks and
-the ranking formula differ.
+same filters on both databases, ranked by relevance or by date. SQLite ranks with FTS5's
+bm25 over title and text (the title counts four times); PostgreSQL with ts_rank over the
+title (weight A) and the lead, a vector small enough to stay in the row: ranking by the
+whole text would decompress every matching article's vector, and a common word matches
+thousands (ts_rank_cd, cover density, tripled the time of such searches). Both databases
+match the same terms, so a query finds the same set on each; only the order of equal
+ranks and the ranking formula differ.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (Column, Connection, Engine, Float, Integer, MetaData, Select, String, Table, Text,
-                        bindparam, cast, column, exists, func, literal_column, select, table)
+from sqlalchemy import (Column, Connection, Engine, Float, MetaData, Select, bindparam, cast, column, func,
+                        literal_column, select, table)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
 from pipeline.fulltext import index_text, parse_query, snippet, to_fts5, to_tsquery, wanted_terms
 from pipeline.storage.engine import storage_errors, upsert_insert
-from pipeline.storage.schema import Article, ArticleConcept, ArticleSearch, UTCDateTime
+from pipeline.storage.queries import article_conditions, published_or_seen, topics_of
+from pipeline.storage.schema import Article, ArticleSearch
 
 ORDERS = ("relevance", "date")
 TITLE_WEIGHT = 4.0  # a word in the title counts four times one in the text (bm25 column weight)
 LANGUAGE_CACHE_SECONDS = 300.0
 
-_FTS = table("article_search_fts", column("rowid"), column("rank"))
-_PG_SEARCH = Table("article_search", MetaData(),
-                   Column("article_id", Integer, primary_key=True), Column("language", String(8)),
-                   Column("published_at", UTCDateTime()),
-                   Column("title_terms", Text), Column("body_terms", Text), Column("document", TSVECTOR),
-                   Column("lead", TSVECTOR))
+_FTS = table("article_search_fts", column("rowid"))
+# PostgreSQL's article_search: the mapped table and the two vectors migration 0005 adds there only.
+_PG_SEARCH = ArticleSearch.__table__.to_metadata(MetaData())
+_PG_SEARCH.append_column(Column("document", TSVECTOR))
+_PG_SEARCH.append_column(Column("lead", TSVECTOR))
 _languages_seen: dict[str, tuple[float, tuple[str, ...]]] = {}
 
 
@@ -143,12 +143,13 @@ def _page(connection: Connection, tree: Any, where: SearchFilter, order: str) ->
         statement = select(Article.id, literal_column("0.0", Float).label("rank"), _total())
         return _filtered(statement, where).order_by(*_newest())
     hits = _matches(connection, tree, where)
-    if order == "relevance" and replace(where, language=None, since=None, until=None) == SearchFilter():
+    rest = replace(where, language=None, since=None, until=None)  # what the index cannot filter
+    if order == "relevance" and rest == SearchFilter():
         return (select(hits.c.article_id.label("id"), hits.c.rank, _total())
                 .order_by(hits.c.rank.desc(), hits.c.article_id.desc()))
     statement = select(Article.id, hits.c.rank, _total()).join_from(hits, Article, Article.id == hits.c.article_id)
     ordering = (hits.c.rank.desc(), Article.id.desc()) if order == "relevance" else _newest()
-    return _filtered(statement, replace(where, language=None, since=None, until=None)).order_by(*ordering)
+    return _filtered(statement, rest).order_by(*ordering)
 
 
 def _total() -> Any:
@@ -156,7 +157,7 @@ def _total() -> Any:
 
 
 def _newest() -> tuple[Any, Any]:
-    return func.coalesce(Article.published_at, Article.first_seen_at).desc(), Article.id.desc()
+    return published_or_seen().desc(), Article.id.desc()
 
 
 def _matches(connection: Connection, tree: Any, where: SearchFilter) -> Any:
@@ -184,19 +185,14 @@ def _matches(connection: Connection, tree: Any, where: SearchFilter) -> Any:
 
 
 def _filtered(statement: Select, where: SearchFilter) -> Select:
-    when = func.coalesce(Article.published_at, Article.first_seen_at)
     conditions = [
-        Article.language == where.language if where.language else None,
-        Article.outlet == where.outlet if where.outlet else None,
         Article.story_id == where.story_id if where.story_id is not None else None,
-        when >= where.since if where.since else None,
-        when < where.until if where.until else None,
         Article.baseline_similarity >= where.min_similarity if where.min_similarity is not None else None,
         Article.baseline_similarity <= where.max_similarity if where.max_similarity is not None else None,
-        exists().where(ArticleConcept.article_id == Article.id, ArticleConcept.concept == where.topic,
-                       ArticleConcept.is_topic) if where.topic else None,
     ]
-    return statement.where(*[c for c in conditions if c is not None])
+    return statement.where(*article_conditions(language=where.language, outlet=where.outlet, topic=where.topic,
+                                               since=where.since, until=where.until),
+                           *[c for c in conditions if c is not None])
 
 
 def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[SearchHit]:
@@ -204,12 +200,7 @@ def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[Se
     if not ids:
         return []
     articles = {a.id: a for a in connection.execute(select(Article.__table__).where(Article.id.in_(ids)))}
-    topics: dict[int, list[str]] = {}
-    for article_id, concept in connection.execute(
-            select(ArticleConcept.article_id, ArticleConcept.concept)
-            .where(ArticleConcept.article_id.in_(ids), ArticleConcept.is_topic)
-            .order_by(ArticleConcept.article_id, ArticleConcept.concept)):
-        topics.setdefault(article_id, []).append(concept)
+    topics = topics_of(connection, ids)
     return [_hit(articles[row.id], topics.get(row.id, []), terms, float(row.rank))
             for row in ranked if row.id in articles]  # an article deleted as the search ran
 

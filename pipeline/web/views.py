@@ -45,8 +45,7 @@ class SearchRequest:
     page: int = 1
 
     def filters(self) -> schemas.SearchFilters:
-        return schemas.SearchFilters(lang=self.lang, outlet=self.outlet, topic=self.topic, story=self.story,
-                                     since=self.since, until=self.until, min_similarity=self.min_similarity)
+        return schemas.SearchFilters.model_validate(self, from_attributes=True)
 
 
 def _start_of(day: date | None) -> datetime | None:
@@ -61,11 +60,7 @@ def search_page(engine: Engine, asked: SearchRequest) -> schemas.SearchPage:
                          min_similarity=asked.min_similarity)
     found = search_articles(engine, asked.q, where, order=asked.order, limit=PER_PAGE,
                             offset=(asked.page - 1) * PER_PAGE)
-    hits = [schemas.SearchHit(id=h.id, title=h.title, url=h.url, outlet=h.outlet, language=h.language,
-                              published_at=h.published_at, first_seen_at=h.first_seen_at,
-                              story_id=h.story_id, duplicate_of=h.duplicate_of,
-                              baseline_similarity=h.baseline_similarity, topics=list(h.topics),
-                              snippet=h.snippet, rank=h.rank) for h in found.hits]
+    hits = [schemas.SearchHit.model_validate(hit, from_attributes=True) for hit in found.hits]
     return schemas.SearchPage(query=found.query, filters=asked.filters(), order=asked.order,
                               total=found.total, page=asked.page, pages=max(1, math.ceil(found.total / PER_PAGE)),
                               per_page=PER_PAGE, hits=hits)

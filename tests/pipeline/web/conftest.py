@@ -10,18 +10,16 @@ every test of a session; tests only read it (the app's engine is read-only anywa
 from __future__ import annotations
 
 import socket
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 
 from pipeline.cli import main
 from pipeline.web import create_app
-from tests.conftest import ROOT, make_settings
+from tests.conftest import ROOT, make_settings, scratch_postgres
 from tests.fixtureserver import FixtureServer
 from tests.pipeline.web.hostile import insert_hostile
 from tests.world import article, write_feed_list
@@ -80,19 +78,10 @@ def sqlite_world(tmp_path_factory) -> World:
 
 @pytest.fixture(scope="session")
 def postgres_world(tmp_path_factory, postgres_server) -> World:
-    name = f"newswatch_web_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_postgres(postgres_server) as url:
         world = _build(tmp_path_factory.mktemp("web-postgres"), url)
         yield world
         world.engine.dispose()
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -51,7 +51,7 @@ def insert_hostile(engine: Engine) -> dict[str, int]:
             feed, story, published, now, title=TITLE, author=BREAKOUT, url=JS_URL,
             canonical_url=f"{JS_URL}//hostile", text_sha256="0" * 64, version=2,
             text=f"Zanzibarquokka {SCRIPT}\n\n<a href=\"{JS_URL}\">click</a> {BREAKOUT}\n\nThe end.",
-            baseline_similarity=0.5, baseline_adds=[f"<b onmouseover=alert(1)>adds</b>"],
+            baseline_similarity=0.5, baseline_adds=["<b onmouseover=alert(1)>adds</b>"],
             fetch_error=f"<iframe src={JS_URL}>", duplicate_reason=None)).returning(Article.id)).scalar_one()
         copy = connection.execute(insert(Article).values(_article(
             feed, story, published, now, title=f"Copy {BREAKOUT}", author=None,
