@@ -1,24 +1,25 @@
 """The network edge: every HTTP request newswatch makes goes through ``Fetcher``.
 
 It asks politely (one User-Agent, robots.txt for every article page, per-host spacing,
-conditional GET) and defensively: each hop of a redirect chain is re-checked against the address guard
-(before connecting, by resolving the host, and after, on the peer address the socket
-really reached); bodies are decompressed here, in bounded steps, so a compressed bomb is
-cut off at the size cap instead of being inflated; a total deadline bounds every
-attempt. Retries back off exponentially with jitter and honour ``Retry-After``.
+conditional GET) and defensively: every connection, on every hop of a redirect chain,
+goes through ``pipeline.transport``, which resolves the host once, refuses non-global
+addresses and connects to the address it checked; a total deadline bounds every attempt
+(connect, headers and body, however slowly a server trickles them); bodies are
+decompressed here, in bounded steps, so a compressed bomb is cut off at the size cap
+instead of being inflated. Retries back off exponentially with jitter and honour
+``Retry-After``.
 
 It never parses feeds or pages and never touches the database.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
-import socket
 import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ import httpx
 from pipeline.bodies import BoundedDecoder, check_html
 from pipeline.errors import (
     BodyTooLargeError,
+    BudgetSpentError,
     DecodingError,
     FetchError,
     FetchTimeoutError,
@@ -41,6 +43,13 @@ from pipeline.errors import (
 )
 from pipeline.models import FetchResult
 from pipeline.settings import Settings
+from pipeline.transport import (  # noqa: F401  (is_public_address: the guard's rule, for callers)
+    GuardedTransport,
+    Resolver,
+    is_public_address,
+    request_deadline,
+    resolve_host,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +61,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ROBOTS_MAX_BYTES = 512 * 1024
 ROBOTS_TTL = 3600.0
 MAX_CRAWL_DELAY = 30.0
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], list[str]]
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """Every address ``host`` resolves to (the system resolver)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
-
-
-def is_public_address(address: Address) -> bool:
-    """False for loopback, private, link-local, multicast, reserved and unspecified."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            return is_public_address(embedded)
-    return address.is_global and not (
-        address.is_multicast or address.is_reserved or address.is_loopback
-        or address.is_link_local or address.is_unspecified or address.is_private
-    )
-
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
@@ -101,10 +88,12 @@ class Fetcher:
                  jitter: Callable[[], float] = random.random) -> None:
         self.settings = settings
         self._client = httpx.Client(
-            transport=transport, follow_redirects=False, trust_env=False,
+            # The guarded transport checks every address it connects to; an injected one
+            # (a unit test's MockTransport) is trusted as it is.
+            transport=transport or GuardedTransport(settings.allowed_private_hosts, resolver),
+            follow_redirects=False, trust_env=False,
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
         )
-        self._resolve = resolver
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
@@ -129,23 +118,27 @@ class Fetcher:
         # feed readers do: polling N unchanged feeds costs exactly N conditional requests.
         return self._fetch_with_retries(url, headers, robots=False)
 
-    def fetch_page(self, url: str, *, etag: str | None = None,
-                   last_modified: str | None = None) -> FetchResult:
-        """GET an article page (conditionally, on a re-check); refuse anything not HTML."""
+    def fetch_page(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                   budget: Budget | None = None) -> FetchResult:
+        """GET an article page (conditionally, on a re-check); refuse anything not HTML.
+
+        With a ``budget``, BudgetSpentError instead of waiting for the host past its end,
+        and no retry that would start after it."""
         result = self._fetch_with_retries(url, _conditional({"Accept": PAGE_ACCEPT}, etag, last_modified),
-                                          robots=True)
+                                          robots=True, budget=budget)
         if not result.not_modified:
             check_html(result)
         return result
 
-    def _fetch_with_retries(self, url: str, headers: dict[str, str], *, robots: bool) -> FetchResult:
+    def _fetch_with_retries(self, url: str, headers: dict[str, str], *, robots: bool,
+                            budget: Budget | None = None) -> FetchResult:
         attempt = 0
         while True:
             try:
-                return self._fetch_once(url, headers, robots=robots)
+                return self._fetch_once(url, headers, robots=robots, budget=budget)
             except (FetchTimeoutError, TransportError, HTTPStatusError) as error:
                 delay = self._retry_delay(error, attempt)
-                if delay is None:
+                if delay is None or (budget is not None and budget.remaining() < delay):
                     raise
                 log.info("retry url=%s reason=%r in=%.1fs", url, error.reason, delay)
                 self._sleep(delay)
@@ -166,19 +159,18 @@ class Fetcher:
         return base * (0.5 + 0.5 * self._jitter())
 
     def _fetch_once(self, url: str, headers: dict[str, str], *, robots: bool,
-                    limit: int | None = None) -> FetchResult:
+                    limit: int | None = None, budget: Budget | None = None) -> FetchResult:
         limit = limit or self.settings.max_body_bytes
         deadline = self._clock() + self.settings.fetch_timeout
         started = self._clock()
         chain: list[str] = []
         current = url
         for _hop in range(self.settings.max_redirects + 1):
-            self.check_address(current)
+            check_url(current)
             if robots:
                 self._check_robots(current)
-            self._wait_for_host(current)
+            self._wait_for_host(current, budget)
             with self._stream(current, headers, deadline) as response:
-                self._check_peer(response, current)
                 status = response.status_code
                 if status in REDIRECT_STATUSES:
                     chain.append(current)
@@ -210,8 +202,8 @@ class Fetcher:
         remaining = max(0.001, deadline - self._clock())
         timeout = httpx.Timeout(remaining, connect=min(self.settings.connect_timeout, remaining))
         self.requests += 1
-        with _httpx_errors(url), self._client.stream("GET", url, headers=headers,
-                                                     timeout=timeout) as response:
+        with _httpx_errors(url), request_deadline(remaining), \
+                self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
             yield response
 
     def _next_hop(self, current: str, response: httpx.Response, chain: list[str]) -> str:
@@ -226,41 +218,7 @@ class Fetcher:
         log.debug("redirect url=%s to=%s status=%d", current, target, response.status_code)
         return target
 
-    def check_address(self, url: str) -> None:
-        """Raise PrivateAddressError unless every address of the URL's host is allowed."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(url, "not an http(s) URL")
-        host = parts.hostname
-        allowance = self.settings.allowed_private_hosts
-        if allowance.allows_host(host):
-            return
-        try:
-            addresses = [ipaddress.ip_address(host)]
-        except ValueError:
-            try:
-                port = parts.port or (443 if parts.scheme == "https" else 80)
-                addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)]
-            except (OSError, UnicodeError, ValueError) as error:
-                raise TransportError(url, f"cannot resolve {host}: {error}") from None
-        for address in addresses:
-            if not is_public_address(address) and not allowance.allows_address(address):
-                raise PrivateAddressError(url, f"refused: {host} resolves to non-public address {address}")
-
-    def _check_peer(self, response: httpx.Response, url: str) -> None:
-        """Re-check the address the connection really reached (DNS may have changed)."""
-        stream = response.extensions.get("network_stream")
-        peer = stream.get_extra_info("server_addr") if stream is not None else None
-        if not peer:
-            return
-        host = urlsplit(url).hostname or ""
-        allowance = self.settings.allowed_private_hosts
-        address = ipaddress.ip_address(str(peer[0]).split("%")[0])
-        if not (allowance.allows_host(host) or is_public_address(address)
-                or allowance.allows_address(address)):
-            raise PrivateAddressError(url, f"refused: connected to non-public address {address}")
-
-    def _wait_for_host(self, url: str) -> None:
+    def _wait_for_host(self, url: str, budget: Budget | None = None) -> None:
         delay = max(self.settings.host_delay, self._crawl_delay(url))
         if delay <= 0:
             return
@@ -268,6 +226,8 @@ class Fetcher:
             wait = self._gate.reserve(urlsplit(url).netloc.lower(), delay)
             if wait <= 0:
                 return
+            if budget is not None and budget.remaining() < wait:
+                raise BudgetSpentError(url, f"the poll's time is spent before the host's next slot in {wait:.0f} s")
             due = time.monotonic() + wait
             self._sleep(wait)
             if time.monotonic() - due < delay / 4:
@@ -326,6 +286,23 @@ class Fetcher:
         return decoder.finish()
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How long one poll may go on fetching pages (a ``time.monotonic`` deadline)."""
+
+    until: float
+
+    @classmethod
+    def of(cls, seconds: float) -> "Budget":
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        return self.until - time.monotonic()
+
+    def is_spent(self) -> bool:
+        return self.remaining() <= 0
+
+
 class HostGate(Protocol):
     """Spaces requests to one host; shared by every fetcher that uses the same gate."""
 
@@ -347,6 +324,14 @@ class LocalHostGate:
         return slot - now
 
 
+def check_url(url: str) -> None:
+    """Raise FetchError unless ``url`` is an http(s) URL with a host (addresses are checked
+    by the transport, on the very address it connects to)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(url, "not an http(s) URL")
+
+
 def _conditional(headers: dict[str, str], etag: str | None, last_modified: str | None) -> dict[str, str]:
     if etag:
         headers["If-None-Match"] = etag
@@ -360,6 +345,8 @@ def _httpx_errors(url: str) -> Iterator[None]:
     """Turn httpx's exceptions into ours, naming the URL."""
     try:
         yield
+    except PrivateAddressError as error:  # raised by the transport, naming only the host
+        raise PrivateAddressError(url, error.reason) from None
     except httpx.TimeoutException as error:
         raise FetchTimeoutError(url, f"timed out ({type(error).__name__})") from None
     except httpx.TransportError as error:

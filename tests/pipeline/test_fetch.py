@@ -44,6 +44,13 @@ ARTICLE = "cbc/news/world/alaska-summit-analysis-1.7611001.html"
     ("::ffff:10.0.0.1", False),
     ("::ffff:93.184.216.34", True),
     ("2002:0a00:0001::", False),      # 6to4 wrapping 10.0.0.1
+    ("fec0::1", False),               # site-local (deprecated, still routed in some networks)
+    ("64:ff9b::a00:7", False),        # NAT64 wrapping 10.0.0.7
+    ("64:ff9b::5db8:d822", True),     # NAT64 wrapping 93.184.216.34
+    ("::a00:7", False),               # IPv4-compatible (deprecated)
+    ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo (its client side is 192.0.2.45)
+    ("2001:db8::1", False),           # documentation
+    ("100::1", False),                # discard-only
 ])
 def test_address_classification(address, public):
     assert is_public_address(ipaddress.ip_address(address)) is public
@@ -121,6 +128,40 @@ def test_a_host_name_resolving_to_a_private_address_is_refused(tmp_path):
     with Fetcher(make_settings(tmp_path), resolver=resolver) as fetcher:
         with pytest.raises(PrivateAddressError, match="10.9.9.9"):
             fetcher.fetch_page("http://rebind.example.test/article")
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(server, tmp_path):
+    port = server.base.rsplit(":", 1)[1]
+    answers = [["127.0.0.1"], ["10.0.0.7"]]  # a rebinding resolver: harmless first, then inside
+    asked: list[str] = []
+
+    def resolver(host, port):
+        asked.append(host)
+        return answers[min(len(asked), 2) - 1]
+
+    with Fetcher(make_settings(tmp_path), resolver=resolver) as fetcher:
+        result = fetcher.fetch_feed(f"http://rebind.test:{port}/feeds/cbc-world.xml")
+    assert result.status == 200 and asked == ["rebind.test"]  # one lookup, and its address used
+    assert server.headers[-1][1]["host"] == f"rebind.test:{port}"  # the name still goes in Host
+
+
+def test_an_internationalized_host_is_resolved_as_it_is_connected_to(server, tmp_path):
+    port = server.base.rsplit(":", 1)[1]
+    asked: list[str] = []
+
+    def resolver(host, port):
+        asked.append(host)
+        return ["127.0.0.1"] if host == "xn--strae-oqa.test" else ["10.0.0.7"]
+
+    with Fetcher(make_settings(tmp_path), resolver=resolver) as fetcher:
+        fetcher.fetch_feed(f"http://straße.test:{port}/feeds/cbc-world.xml")
+    assert asked == ["xn--strae-oqa.test"]  # IDNA 2008, as httpx sends it; never "strasse.test"
+
+
+def test_a_site_local_address_is_refused(tmp_path):
+    with Fetcher(make_settings(tmp_path)) as fetcher:
+        with pytest.raises(PrivateAddressError, match="fec0::7"):
+            fetcher.fetch_page("http://[fec0::7]/admin")
 
 
 def test_redirect_loop_is_reported(server, tmp_path):
@@ -204,7 +245,7 @@ def test_4xx_is_not_retried(server, tmp_path):
     assert server.requests["/no/such/page.html"] == 1
 
 
-@pytest.mark.parametrize("fault", ["hang", "trickle"])
+@pytest.mark.parametrize("fault", ["hang", "trickle", "trickle-headers"])
 def test_a_slow_server_hits_the_total_deadline(server, tmp_path, fault):
     server.hang_seconds = 6
     settings = make_settings(tmp_path, fetch_timeout=1.5, fetch_retries=0)
