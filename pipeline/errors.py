@@ -20,6 +20,7 @@ feed or article; anything else is a bug and is allowed to surface.
     ├── FeedParseError           a feed body is not a usable RSS/Atom document
     ├── ExtractionError          an article page gave no text at all
     ├── StorageError             the article database is unreachable or not migrated
+    ├── BudgetSpentError         a poll's time for pages is spent: the rest waits for the next poll
     ├── SearchQueryError         a full-text query cannot be understood (has ``query``)
     └── FeedFailedError          a feed's poll failed (raised by schedulers, e.g. Airflow tasks)
         ├── TransientFeedError       worth retrying soon: timeouts, 5xx, connections, database
@@ -117,6 +118,16 @@ class ExtractionError(NewswatchError):
 
 class StorageError(NewswatchError):
     pass
+
+
+class BudgetSpentError(NewswatchError):
+    """Not a failure: the poll has spent its time (``NEWSWATCH_POLL_BUDGET``) and the page
+    named here is left, unfetched, for the next poll."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason} ({url})")
+        self.url = url
+        self.reason = reason
 
 
 class FeedFailedError(NewswatchError):

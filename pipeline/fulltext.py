@@ -34,6 +34,9 @@ SNOWBALL = {  # languages whose Snowball stemmer keeps to its own script and voc
     "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish",
 }
 MAX_BODY_TERMS = 16_000  # PostgreSQL keeps word positions up to 16,383; both databases index this much
+MAX_TERM_CHARS = 100  # longer "words" (base64, run-together junk) are not indexed: no one searches them,
+# and PostgreSQL refuses a lexeme of 2 KB or more
+MAX_DISTINCT_BYTES = 512 * 1024  # a tsvector must stay under 1 MiB: distinct terms past this are not indexed
 LEAD_TERMS = 60  # PostgreSQL ranks by the title and the lead (a vector small enough to stay in the row)
 MAX_PHRASE_VARIANTS = 64
 _WORD = re.compile(r"[^\W_]+")
@@ -66,7 +69,27 @@ class IndexedText:
 
 
 def index_text(title: str, text: str, language: str) -> IndexedText:
-    return IndexedText(tuple(analyze(title, language)[:256]), tuple(analyze(text, language)[:MAX_BODY_TERMS]))
+    """The terms an article is indexed under, bounded so that both databases can store
+    every one of them (the same on SQLite and PostgreSQL)."""
+    title_terms = _storable(analyze(title, language)[:256], MAX_DISTINCT_BYTES)
+    budget = MAX_DISTINCT_BYTES - sum(len(term.encode()) for term in set(title_terms))
+    return IndexedText(title_terms, _storable(analyze(text, language)[:MAX_BODY_TERMS], budget))
+
+
+def _storable(terms: list[str], budget: int) -> tuple[str, ...]:
+    """``terms`` without over-long ones, stopping before the distinct terms pass ``budget`` bytes."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for term in terms:
+        if len(term) > MAX_TERM_CHARS:
+            continue
+        if term not in seen:
+            budget -= len(term.encode())
+            if budget < 0:
+                break
+            seen.add(term)
+        kept.append(term)
+    return tuple(kept)
 
 
 def analyze(text: str, language: str) -> list[str]:

@@ -65,7 +65,7 @@ class ParsedFeed:
     language: str | None
     entries: tuple[FeedEntry, ...]
     warning: str | None = None  # feedparser's bozo reason when it still gave entries
-    skipped: int = 0  # entries beyond the per-feed cap, or without any link
+    skipped: int = 0  # entries without a usable link, or past the memory cap (the oldest)
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,7 @@ class FeedReport:
     article_errors: tuple[str, ...] = field(default=())
     transient: bool = False  # for a failed poll: worth retrying soon
     versions: int = 0  # new versions found by re-checks
+    deferred: int = 0  # new entries left for the next poll (per-poll cap or time budget)
 
     def raise_for_failure(self) -> None:
         """Raise TransientFeedError or PermanentFeedError when the poll failed."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.drafts import draft_from_page
-from pipeline.errors import FetchError
-from pipeline.fetch import Fetcher
+from pipeline.errors import BudgetSpentError, FetchError
+from pipeline.fetch import Budget, Fetcher
 from pipeline.labels import Labeller
 from pipeline.models import FeedConfig, FeedEntry
 from pipeline.settings import Settings
@@ -42,8 +42,9 @@ class RecheckCounts:
 
 def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedEntry, int]], *,
                      settings: Settings, fetcher: Fetcher, engine, labeller: Labeller,
-                     now: datetime) -> RecheckCounts:
-    """Look again at this feed's due articles and at entries that moved; count what changed."""
+                     now: datetime, budget: Budget | None = None) -> RecheckCounts:
+    """Look again at this feed's due articles and at entries that moved, while the poll's
+    budget lasts (the rest stay due); count what changed."""
     for entry, _ in moved:
         move_entry(engine, feed_id, entry.guid, entry.url, entry.link, entry.title)
     targets = {t.id: t for t in due_checks(engine, feed_id, now, settings.rechecks_per_poll)}
@@ -53,8 +54,13 @@ def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedE
         targets[target.id] = dataclasses.replace(target, url=urls[target.id], etag=None, last_modified=None)
     checked = changed = failed = 0
     for target in targets.values():
-        outcome = _recheck(target, feed, settings=settings, fetcher=fetcher, engine=engine,
-                           labeller=labeller, now=now)
+        if budget is not None and budget.is_spent():
+            break
+        try:
+            outcome = _recheck(target, feed, settings=settings, fetcher=fetcher, engine=engine,
+                               labeller=labeller, now=now, budget=budget)
+        except BudgetSpentError:
+            break
         checked += 1
         changed += outcome == "changed"
         failed += outcome == "failed"
@@ -64,11 +70,12 @@ def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedE
 
 
 def _recheck(target: CheckTarget, feed: FeedConfig, *, settings: Settings, fetcher: Fetcher,
-             engine, labeller: Labeller, now: datetime) -> str:
+             engine, labeller: Labeller, now: datetime, budget: Budget | None = None) -> str:
     upcoming = next_check_at(target.first_seen_at, target.checks + 1, now,
                              first=settings.recheck_first, until=settings.recheck_until)
     try:
-        page = fetcher.fetch_page(target.url, etag=target.etag, last_modified=target.last_modified)
+        page = fetcher.fetch_page(target.url, etag=target.etag, last_modified=target.last_modified,
+                                  budget=budget)
     except FetchError as error:
         log.info("recheck url=%s failed: %s", target.url, error)
         record_check(engine, target.id, now, upcoming)

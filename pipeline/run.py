@@ -1,10 +1,17 @@
 """One cycle: every due feed polled, its new entries fetched, read, labelled and stored.
 
 ``run_feed`` is one feed's poll from request to commit; ``run_cycle`` runs it for every
-due feed. A feed's failure — network, HTTP, a malformed body — is recorded against the
-feed (audit row, failure count, backoff) and the cycle moves on; a page's failure is
-recorded against its article, which is still stored from the feed's summary. Only a
-cycle that cannot start (bad configuration, no database) raises.
+due feed. A feed's failure — network, HTTP, a malformed body, or anything nobody
+foresaw (a bug, an input no stage expected) — is recorded against the feed (audit row,
+failure count, backoff) and the cycle moves on; a page's failure is recorded against
+its article, which is still stored from the feed's summary. Only a cycle that cannot
+start (bad configuration, no database) raises.
+
+A poll is bounded: it takes at most ``NEWSWATCH_MAX_ENTRIES`` new entries, newest first,
+and starts no page fetch after ``NEWSWATCH_POLL_BUDGET`` seconds; what it leaves is
+counted on the poll (``deferred``) and taken by the next poll, which fetches the feed
+unconditionally for it. If the poll's transaction is refused, its articles are stored
+one by one, so one that the database will not take does not hold the others hostage.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from datetime import datetime, timezone
 
 from pipeline.drafts import draft_from_page
 from pipeline.errors import (
+    BudgetSpentError,
     FeedParseError,
     FetchError,
     HTTPStatusError,
@@ -27,20 +35,21 @@ from pipeline.errors import (
     is_transient,
 )
 from pipeline.feeds import parse_feed
-from pipeline.fetch import Fetcher
+from pipeline.fetch import Budget, Fetcher
 from pipeline.labels import Labeller
-from pipeline.models import ArticleDraft, FeedConfig, FeedEntry, FeedReport
-from pipeline.schedule import is_due, next_poll_at
+from pipeline.models import ArticleDraft, FeedConfig, FeedEntry, FeedReport, FetchResult
+from pipeline.schedule import capped_retry_after, is_due, next_poll_at
 from pipeline.rechecks import RecheckCounts, recheck_articles
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.hostgate import DatabaseHostGate
-from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository
+from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository, StoredCounts
 from pipeline.versions import next_check_at
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+RETURN_WITHIN = 900.0  # seconds: a poll that left entries for later is followed this soon at the latest
 
 
 def utcnow() -> datetime:
@@ -119,58 +128,134 @@ def _run_or_skip(feed: FeedConfig, state: FeedState, cycle: Cycle, force: bool) 
         return FeedReport(feed.name, "skipped", error="disabled")
     if not (force or is_due(state.next_poll_at, cycle.clock())):
         return FeedReport(feed.name, "skipped", error=f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z")
+    poll = _Poll(feed, state, cycle.settings, cycle.clock)
     try:
-        return run_feed(feed, state, cycle)
+        return run_feed(feed, state, cycle, poll)
     except StorageError as error:
         log.error("feed=%s storage error: %s", feed.name, error)
-        return FeedReport(feed.name, "error", error=str(error), transient=True)
+        return _record_failure(poll, cycle, str(error), transient=True)
+    except Exception as error:  # noqa: BLE001 — whatever one feed brings costs only that feed
+        log.exception("feed=%s failed unexpectedly", feed.name)
+        return _record_failure(poll, cycle, f"internal error: {type(error).__name__}: {error}", transient=False)
 
 
-def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle) -> FeedReport:
+def _record_failure(poll: _Poll, cycle: Cycle, reason: str, *, transient: bool) -> FeedReport:
+    """Record a failed poll in a transaction of its own (unless the poll was already
+    recorded), so the feed shows the failure and backs off; the cycle goes on."""
+    if not poll.recorded:
+        try:
+            cycle.repository.store_poll(poll.record("error", error=reason[:2000]))
+        except StorageError as error:
+            log.error("feed=%s failure not recorded: %s", poll.feed.name, error)
+    return poll.report("error", error=reason, transient=transient)
+
+
+def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | None = None) -> FeedReport:
     """Poll one feed and store what it brought in one transaction; then re-check due articles."""
     settings, repository = cycle.settings, cycle.repository
-    poll = _Poll(feed, state, settings, cycle.clock)
+    poll = poll or _Poll(feed, state, settings, cycle.clock)
+    budget = Budget.of(settings.poll_budget)
     try:
         result = cycle.fetcher.fetch_feed(feed.url, etag=state.etag, last_modified=state.last_modified)
         if result.not_modified:
-            repository.store_poll(poll.record("not_modified", http_status=304))
+            poll.store(repository, poll.record("not_modified", http_status=304))
             log.info("feed=%s not modified (304)", feed.name)
-            rechecked = _recheck(feed, state, (), cycle)
+            rechecked = _recheck(feed, state, (), cycle, budget)
             return poll.report("not_modified", http_status=304, versions=rechecked.changed)
-        parsed = parse_feed(result.body, feed=feed.name, url=result.final_url,
-                            content_type=result.content_type, max_entries=settings.max_entries)
+        parsed = parse_feed(result.body, feed=feed.name, url=result.final_url, content_type=result.content_type)
     except (FetchError, FeedParseError) as error:
-        http = error if isinstance(error, HTTPStatusError) else None
-        log.warning("feed=%s failed: %s", feed.name, error)
-        repository.store_poll(poll.record("error", http_status=http and http.status, error=str(error),
-                                          retry_after=http and http.retry_after))
-        return poll.report("error", http_status=http and http.status, error=str(error),
-                           transient=is_transient(error))
+        return _record_fetch_failure(poll, repository, error)
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
-    drafts = build_drafts(split.fresh, feed, cycle.fetcher, cycle.labeller)
+    taken, waiting = split.fresh[:settings.max_entries], split.fresh[settings.max_entries:]
+    drafts, unfetched = build_drafts(taken, feed, cycle.fetcher, cycle.labeller, budget)
+    deferred = len(waiting) + len(unfetched)
     failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
-    warning = f"warning: {parsed.warning}" if parsed.warning else None
     now = cycle.clock()
-    counts = repository.store_poll(
-        poll.record("ok", http_status=result.status, entries=len(parsed.entries), known=split.known,
-                    errors=len(failed), etag=result.etag, last_modified=result.last_modified,
-                    error=warning),
-        drafts, split.links, outlet=feed.outlet,
-        next_check=next_check_at(now, 0, now, first=settings.recheck_first, until=settings.recheck_until),
-        rules=cycle.labeller.rules, digest_window=settings.digest_window)
-    rechecked = _recheck(feed, state, split.moved, cycle)
-    log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d versions=%d", feed.name,
-             len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), rechecked.changed)
+    record = poll.record(
+        "ok", http_status=result.status, entries=len(parsed.entries), known=split.known, errors=len(failed),
+        # Entries left for later are only seen again if the next poll gets the whole feed.
+        etag=None if deferred else result.etag, last_modified=None if deferred else result.last_modified,
+        error=_poll_note(parsed.warning, len(waiting), len(unfetched), settings), deferred=deferred,
+        soon=bool(deferred))
+    counts, refused = _store(poll, repository, record, drafts, split.links, outlet=feed.outlet,
+                             next_check=next_check_at(now, 0, now, first=settings.recheck_first,
+                                                      until=settings.recheck_until),
+                             rules=cycle.labeller.rules, digest_window=settings.digest_window)
+    rechecked = _recheck(feed, state, split.moved, cycle, budget)
+    log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d deferred=%d versions=%d", feed.name,
+             len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), deferred,
+             rechecked.changed)
     return poll.report("ok", http_status=result.status, entries=len(parsed.entries), new=counts.new,
-                       duplicates=counts.duplicates, known=split.known, errors=len(failed),
-                       error=warning, article_errors=failed, versions=rechecked.changed)
+                       duplicates=counts.duplicates, known=split.known, errors=len(failed) + len(refused),
+                       error=record.error, article_errors=failed + refused, versions=rechecked.changed,
+                       deferred=deferred)
+
+
+def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError) -> FeedReport:
+    http = error if isinstance(error, HTTPStatusError) else None
+    reason = str(error)
+    if http is not None and http.retry_after is not None:
+        cap = max(poll.settings.max_feed_backoff, poll.feed.interval)
+        if capped_retry_after(http.retry_after, cap) < http.retry_after:
+            reason += f"; Retry-After capped to {cap:g} s (NEWSWATCH_MAX_FEED_BACKOFF)"
+    log.warning("feed=%s failed: %s", poll.feed.name, reason)
+    poll.store(repository, poll.record("error", http_status=http and http.status, error=reason,
+                                       retry_after=http and http.retry_after))
+    return poll.report("error", http_status=http and http.status, error=reason, transient=is_transient(error))
+
+
+def _poll_note(warning: str | None, waiting: int, unfetched: int, settings: Settings) -> str | None:
+    notes = [f"warning: {warning}"] if warning else []
+    if waiting:
+        notes.append(f"{waiting} new entries past NEWSWATCH_MAX_ENTRIES={settings.max_entries} "
+                     "left for the next poll")
+    if unfetched:
+        notes.append(f"{unfetched} new entries left for the next poll: "
+                     f"NEWSWATCH_POLL_BUDGET={settings.poll_budget:g}s spent")
+    return "; ".join(notes) or None
+
+
+def _store(poll: _Poll, repository: Repository, record: PollRecord, drafts: Sequence[ArticleDraft],
+           links: Sequence[tuple[FeedEntry, int]], **options) -> tuple[StoredCounts, tuple[str, ...]]:
+    """Store the poll in one transaction; if the database refuses it, each article on its
+    own and then the poll, naming the articles it would not take."""
+    try:
+        return poll.store(repository, record, drafts, links, **options), ()
+    except StorageError as error:
+        if not drafts:
+            raise
+        log.warning("feed=%s poll refused (%s); storing its articles one by one", poll.feed.name, error)
+    stored = StoredCounts(0, 0, ())
+    refused: list[str] = []
+    for group in _by_article(drafts):
+        try:
+            counts = repository.store_poll(record, group, (), record_poll=False, **options)
+        except StorageError as error:
+            log.error("feed=%s url=%s not storable: %s", poll.feed.name, group[0].url, error)
+            refused.append(f"not stored: {error} ({group[0].url})")
+            continue
+        stored = stored.plus(counts)
+    note = "; ".join(x for x in (record.error, f"{len(refused)} entries refused by the database" if refused
+                                 else None) if x)
+    record = dataclasses.replace(record, errors=record.errors + len(refused), error=note or None,
+                                 etag=None if refused else record.etag,
+                                 last_modified=None if refused else record.last_modified)
+    return stored.plus(poll.store(repository, record, (), links, counted=stored, **options)), tuple(refused)
+
+
+def _by_article(drafts: Sequence[ArticleDraft]) -> list[list[ArticleDraft]]:
+    groups: dict[str, list[ArticleDraft]] = {}
+    for draft in drafts:
+        groups.setdefault(draft.canonical_url, []).append(draft)
+    return list(groups.values())
 
 
 def _recheck(feed: FeedConfig, state: FeedState, moved: Sequence[tuple[FeedEntry, int]],
-             cycle: Cycle) -> RecheckCounts:
+             cycle: Cycle, budget: Budget) -> RecheckCounts:
     return recheck_articles(feed, state.id, moved, settings=cycle.settings, fetcher=cycle.fetcher,
-                            engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock())
+                            engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock(),
+                            budget=budget)
 
 
 class _Poll:
@@ -180,14 +265,22 @@ class _Poll:
         self.feed, self.state, self.settings, self.clock = feed, state, settings, clock
         self.started = clock()
         self.timer = time.perf_counter()
+        self.recorded = False
 
-    def record(self, status: str, *, retry_after: float | None = None, **fields) -> PollRecord:
+    def record(self, status: str, *, retry_after: float | None = None, soon: bool = False,
+               **fields) -> PollRecord:
         failures = self.state.consecutive_failures + 1 if status == "error" else 0
         finished = self.clock()
-        upcoming = next_poll_at(finished, self.feed.interval, failures, retry_after=retry_after,
+        interval = min(self.feed.interval, RETURN_WITHIN) if soon else self.feed.interval
+        upcoming = next_poll_at(finished, interval, failures, retry_after=retry_after,
                                 max_backoff=self.settings.max_feed_backoff)
         return PollRecord(feed_id=self.state.id, started_at=self.started, finished_at=finished,
                           status=status, failures=failures, next_poll_at=upcoming, **fields)
+
+    def store(self, repository: Repository, record: PollRecord, *args, **options) -> StoredCounts:
+        counts = repository.store_poll(record, *args, **options)
+        self.recorded = True
+        return counts
 
     def report(self, status: str, **fields) -> FeedReport:
         return FeedReport(self.feed.name, status, duration=time.perf_counter() - self.timer, **fields)
@@ -218,22 +311,43 @@ def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEnt
     return split
 
 
-def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher,
-                 labeller: Labeller) -> list[ArticleDraft]:
-    """Fetch and read each entry's page once, even when several entries share a URL."""
+def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher, labeller: Labeller,
+                 budget: Budget | None = None) -> tuple[list[ArticleDraft], list[FeedEntry]]:
+    """Fetch and read each entry's page once, even when several entries share a URL, until
+    the budget is spent; the drafts, and the entries left for the next poll."""
     by_url: dict[str, ArticleDraft] = {}
-    drafts = []
-    for entry in entries:
+    drafts: list[ArticleDraft] = []
+    for index, entry in enumerate(entries):
         if entry.url in by_url:
             drafts.append(dataclasses.replace(by_url[entry.url], entry=entry))
             continue
+        if budget is not None and budget.is_spent():
+            return drafts, list(entries[index:])
         page, error = None, None
         try:
-            page = fetcher.fetch_page(entry.link)
+            page = fetcher.fetch_page(entry.link, budget=budget)
+        except BudgetSpentError as spent:
+            log.info("feed=%s %s: the rest waits for the next poll", feed.name, spent)
+            return drafts, list(entries[index:])
         except FetchError as failure:
             log.warning("feed=%s url=%s article failed: %s", feed.name, entry.link, failure)
             error = failure
-        draft = draft_from_page(entry, page, error, language_hint=feed.language, labeller=labeller)
+        draft = read_draft(entry, page, error, feed, labeller)
         by_url[entry.url] = draft
         drafts.append(draft)
-    return drafts
+    return drafts, []
+
+
+def read_draft(entry: FeedEntry, page: FetchResult | None, error: Exception | None, feed: FeedConfig,
+               labeller: Labeller) -> ArticleDraft:
+    """The entry's draft; if reading its page fails in a way no stage foresaw, the entry is
+    still stored from the feed, with the reason."""
+    try:
+        return draft_from_page(entry, page, error, language_hint=feed.language, labeller=labeller)
+    except Exception as failure:  # noqa: BLE001 — one page must not cost its feed the poll
+        if page is None:
+            raise
+        log.exception("feed=%s url=%s page could not be read", feed.name, entry.link)
+        reason = f"page could not be read: internal error: {type(failure).__name__}: {failure}"
+        return draft_from_page(entry, None, RuntimeError(reason), language_hint=feed.language,
+                               labeller=labeller)

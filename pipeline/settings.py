@@ -92,7 +92,8 @@ class Settings:
     fetch_retries: int = 2
     retry_backoff: float = 1.0
     max_retry_after: float = 60.0
-    max_entries: int = 100
+    max_entries: int = 200  # new entries one poll takes; the rest, newest first, wait for the next
+    poll_budget: float = 300.0  # seconds one poll may spend fetching pages; the rest wait too
     max_feed_backoff: float = 6 * 3600.0
     poll_retention: float = 30 * 86400.0
     recheck_first: float = 1800.0
@@ -226,6 +227,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "retry_backoff": _seconds(allow_zero=True),
     "max_retry_after": _seconds(allow_zero=True),
     "max_entries": _positive(int),
+    "poll_budget": _seconds(),
     "max_feed_backoff": _seconds(),
     "poll_retention": _seconds(),
     "recheck_first": _seconds(allow_zero=True),

@@ -3,7 +3,8 @@
 Files under ``tests/fixtures/world`` are served at their relative path, with ``{{BASE}}``
 replaced by the server's own address. Feeds and pages carry an ETag and a
 Last-Modified and answer conditional requests with 304, like a well-behaved outlet.
-Every request is counted per path. Paths under ``/fault/`` misbehave on purpose.
+Every request is counted per path. Paths under ``/fault/`` misbehave on purpose; paths
+under ``/hostile/`` serve what the real internet sends (``tests/hostile.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests import hostile
 
 WORLD = Path(__file__).parent / "fixtures" / "world"
 LAST_MODIFIED = 1755338400  # Sat, 16 Aug 2025 10:00:00 GMT
@@ -37,6 +40,7 @@ class FixtureServer:
         self.replaced: dict[str, Path] = {}  # path -> file served instead (new versions)
         self.fault_state: Counter[str] = Counter()
         self.hang_seconds = 30.0
+        self.robots = ROBOTS  # robots.txt as served (a test may add a Crawl-delay)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -97,7 +101,9 @@ def _handler_for(server: FixtureServer) -> type[BaseHTTPRequestHandler]:
             path = urlsplit(self.path).path
             server.record(path, {k.lower(): v for k, v in self.headers.items()})
             if path == "/robots.txt":
-                return self.send_body(ROBOTS, "text/plain")
+                return self.send_body(server.robots, "text/plain")
+            if path.startswith("/hostile/"):
+                return hostile.serve(self, server, self.path)
             if path.startswith("/fault/"):
                 fault = FAULTS.get(path.removeprefix("/fault/"))
                 if fault is None:
@@ -178,6 +184,19 @@ def _trickle(handler, server) -> None:
         handler.wfile.write(b"<")
         handler.wfile.flush()
         time.sleep(1)
+
+
+def _trickle_headers(handler, server) -> None:
+    """The status line and headers one byte at a time: only a total deadline stops it."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + b"X-Slow: " + b"a" * 4000 + b"\r\n\r\n"
+    try:
+        for byte in head[:int(server.hang_seconds * 4)]:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(0.25)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    handler.close_connection = True
 
 
 def _malformed(handler, server) -> None:
@@ -284,6 +303,7 @@ FAULTS = {
     "busy-then-fine": _busy_then_fine,
     "hang": _hang,
     "trickle": _trickle,
+    "trickle-headers": _trickle_headers,
     "malformed.xml": _malformed,
     "not-a-feed": _not_a_feed,
     "wrong-charset.xml": _wrong_charset,

@@ -68,6 +68,7 @@ class PollRecord:
     errors: int = 0
     etag: str | None = None
     last_modified: str | None = None
+    deferred: int = 0  # new entries left for the next poll
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ class StoredCounts:
     new: int
     duplicates: int
     article_ids: tuple[int, ...]
+
+    def plus(self, other: "StoredCounts") -> "StoredCounts":
+        return StoredCounts(self.new + other.new, self.duplicates + other.duplicates,
+                            tuple(sorted(self.article_ids + other.article_ids)))
 
 
 class Repository:
@@ -106,28 +111,34 @@ class Repository:
         return {row.name: FeedState(*row) for row in found}
 
     def known_entries(self, feed_id: int, entries: Sequence[FeedEntry]) -> KnownEntries:
-        guids = [e.guid for e in entries]
-        urls = sorted({e.url for e in entries})
+        seen: dict[str, tuple[int, str]] = {}
+        by_url: dict[str, int] = {}
         with self._connect() as connection:
-            seen = {guid: (article_id, url) for guid, article_id, url in connection.execute(
-                select(Entry.guid, Entry.article_id, Entry.url).where(
-                    Entry.feed_id == feed_id, Entry.guid.in_(guids)))}
-            by_url: dict[str, int] = {}
-            for url, article_id in connection.execute(
-                    select(Entry.url, Entry.article_id).where(Entry.url.in_(urls))):
-                by_url.setdefault(url, article_id)
-            for url, canonical, article_id in connection.execute(
-                    select(Article.url, Article.canonical_url, Article.id).where(
-                        or_(Article.canonical_url.in_(urls), Article.url.in_(urls)))):
-                by_url.setdefault(canonical, article_id)
-                by_url.setdefault(url, article_id)
+            for chunk in _chunks(entries):  # a huge feed: bounded statements
+                guids = [e.guid for e in chunk]
+                urls = sorted({e.url for e in chunk})
+                seen.update({guid: (article_id, url) for guid, article_id, url in connection.execute(
+                    select(Entry.guid, Entry.article_id, Entry.url).where(
+                        Entry.feed_id == feed_id, Entry.guid.in_(guids)))})
+                for url, article_id in connection.execute(
+                        select(Entry.url, Entry.article_id).where(Entry.url.in_(urls))):
+                    by_url.setdefault(url, article_id)
+                for url, canonical, article_id in connection.execute(
+                        select(Article.url, Article.canonical_url, Article.id).where(
+                            or_(Article.canonical_url.in_(urls), Article.url.in_(urls)))):
+                    by_url.setdefault(canonical, article_id)
+                    by_url.setdefault(url, article_id)
         return KnownEntries(seen, by_url)
 
     def store_poll(self, poll: PollRecord, drafts: Sequence[ArticleDraft] = (),
                    links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "",
                    next_check: datetime | None = None, rules: Sequence[Rule] = (),
-                   digest_window: float = 3600.0) -> StoredCounts:
-        """Write everything one poll produced, and the alerts it causes, in one transaction."""
+                   digest_window: float = 3600.0, record_poll: bool = True,
+                   counted: StoredCounts | None = None) -> StoredCounts:
+        """Write everything one poll produced, and the alerts it causes, in one transaction.
+
+        ``record_poll=False`` stores articles only (a poll stored piece by piece); the
+        poll's own row then counts what those pieces ``counted`` besides its own."""
         with self._begin() as connection:
             article_ids, new_ids = self._insert_articles(connection, poll, drafts, outlet, next_check)
             created: dict[int, ArticleDraft] = {}  # each new article once, from its first draft
@@ -145,7 +156,8 @@ class Repository:
             self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
             counts = StoredCounts(new=len(new_ids), duplicates=len(entry_links) - len(new_ids),
                                   article_ids=tuple(sorted(new_ids)))
-            self._record_poll(connection, poll, counts)
+            if record_poll:
+                self._record_poll(connection, poll, counts.plus(counted) if counted else counts)
         return counts
 
     def _insert_articles(self, connection: Connection, poll: PollRecord, drafts: Sequence[ArticleDraft],
@@ -197,7 +209,7 @@ class Repository:
             duration_ms=int((poll.finished_at - poll.started_at).total_seconds() * 1000),
             status=poll.status, http_status=poll.http_status, entries=poll.entries,
             new=counts.new, duplicates=counts.duplicates, known=poll.known, errors=poll.errors,
-            error=poll.error))
+            deferred=poll.deferred, error=poll.error))
         state: dict[str, Any] = {"last_polled_at": poll.finished_at, "last_status": poll.status,
                                  "last_error": poll.error, "next_poll_at": poll.next_poll_at,
                                  "consecutive_failures": poll.failures}
@@ -261,6 +273,6 @@ def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime,
     }
 
 
-def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
+def _chunks(rows: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), BATCH):
         yield rows[start:start + BATCH]

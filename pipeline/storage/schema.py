@@ -6,6 +6,7 @@ it, and the README documents it for analysts. Times are stored in UTC.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -56,6 +57,42 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(value: str, length: int | None = None) -> str:
+    """``value`` as both databases store it alike: without NUL (PostgreSQL refuses it in
+    text), with lone surrogates (not encodable as UTF-8) replaced by U+FFFD, and cut to
+    the column's length (PostgreSQL refuses a longer value; SQLite would keep it whole)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = _SURROGATE.sub("\ufffd", value)
+    return value[:length] if length is not None and len(value) > length else value
+
+
+class StorableText(TypeDecorator[str]):
+    """Text columns: whatever a feed or a page sent, stored the same on both databases."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else storable_text(value)
+
+
+class StorableString(TypeDecorator[str]):
+    """Bounded text columns (``StorableString(200)``): as ``StorableText``, cut to the length."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else storable_text(value, self.impl.length)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime()}
@@ -67,23 +104,23 @@ class Feed(Base):
     __tablename__ = "feeds"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
-    url: Mapped[str] = mapped_column(Text)
-    outlet: Mapped[str] = mapped_column(String(200))
-    language: Mapped[str | None] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(StorableString(200), unique=True)
+    url: Mapped[str] = mapped_column(StorableText)
+    outlet: Mapped[str] = mapped_column(StorableString(200))
+    language: Mapped[str | None] = mapped_column(StorableString(8))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     interval_seconds: Mapped[int] = mapped_column(Integer, default=900)
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(String(100))
+    etag: Mapped[str | None] = mapped_column(StorableText)
+    last_modified: Mapped[str | None] = mapped_column(StorableString(100))
     last_polled_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(20))
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[str | None] = mapped_column(StorableString(20))
+    last_error: Mapped[str | None] = mapped_column(StorableText)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    health: Mapped[str | None] = mapped_column(String(20))  # set by maintenance: ok, failing, silent, …
-    health_note: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[str | None] = mapped_column(StorableString(20))  # set by maintenance: ok, failing, silent, …
+    health_note: Mapped[str | None] = mapped_column(StorableText)
     health_checked_at: Mapped[datetime | None]
 
 
@@ -98,14 +135,15 @@ class Poll(Base):
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime]
     duration_ms: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20))  # ok | not_modified | error
+    status: Mapped[str] = mapped_column(StorableString(20))  # ok | not_modified | error
     http_status: Mapped[int | None] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
     known: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[int] = mapped_column(Integer, default=0)
-    error: Mapped[str | None] = mapped_column(Text)
+    deferred: Mapped[int] = mapped_column(Integer, default=0)  # new entries left for the next poll
+    error: Mapped[str | None] = mapped_column(StorableText)
 
 
 class Article(Base):
@@ -115,34 +153,34 @@ class Article(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"), index=True)
-    outlet: Mapped[str] = mapped_column(String(200), index=True)
-    url: Mapped[str] = mapped_column(Text, index=True)
-    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
-    guid: Mapped[str | None] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text, default="")
-    page_title: Mapped[str | None] = mapped_column(Text)  # the page's own headline, for re-checks
-    author: Mapped[str | None] = mapped_column(Text)
-    site_name: Mapped[str | None] = mapped_column(Text)
+    outlet: Mapped[str] = mapped_column(StorableString(200), index=True)
+    url: Mapped[str] = mapped_column(StorableText, index=True)
+    canonical_url: Mapped[str] = mapped_column(StorableText, unique=True)
+    guid: Mapped[str | None] = mapped_column(StorableText)
+    title: Mapped[str] = mapped_column(StorableText, default="")
+    page_title: Mapped[str | None] = mapped_column(StorableText)  # the page's own headline, for re-checks
+    author: Mapped[str | None] = mapped_column(StorableText)
+    site_name: Mapped[str | None] = mapped_column(StorableText)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
-    language: Mapped[str] = mapped_column(String(8), index=True)
+    language: Mapped[str] = mapped_column(StorableString(8), index=True)
     language_confidence: Mapped[float] = mapped_column(Float)
-    language_source: Mapped[str] = mapped_column(String(16))
-    declared_language: Mapped[str | None] = mapped_column(String(35))
+    language_source: Mapped[str] = mapped_column(StorableString(16))
+    declared_language: Mapped[str | None] = mapped_column(StorableString(35))
     word_count: Mapped[int] = mapped_column(Integer)
-    text: Mapped[str] = mapped_column(Text)
-    text_sha256: Mapped[str] = mapped_column(String(64), index=True)
-    dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    text_source: Mapped[str] = mapped_column(String(8))  # page | feed | seed
-    extraction_note: Mapped[str | None] = mapped_column(Text)
-    fetch_error: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(StorableText)
+    text_sha256: Mapped[str] = mapped_column(StorableString(64), index=True)
+    dedup_key: Mapped[str | None] = mapped_column(StorableString(64), unique=True)
+    text_source: Mapped[str] = mapped_column(StorableString(8))  # page | feed | seed
+    extraction_note: Mapped[str | None] = mapped_column(StorableText)
+    fetch_error: Mapped[str | None] = mapped_column(StorableText)
     is_baseline: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
-    translated_from: Mapped[str | None] = mapped_column(String(8))
+    translated_from: Mapped[str | None] = mapped_column(StorableString(8))
     version: Mapped[int] = mapped_column(Integer, default=1)
     # near-duplicates: the first copy this one repeats, how closely, and why
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
     duplicate_similarity: Mapped[float | None] = mapped_column(Float)
-    duplicate_reason: Mapped[str | None] = mapped_column(Text)
+    duplicate_reason: Mapped[str | None] = mapped_column(StorableText)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     shingle_count: Mapped[int | None] = mapped_column(Integer)
     # labels: story, closeness to the baseline and what the article adds to it
@@ -151,8 +189,8 @@ class Article(Base):
     baseline_adds: Mapped[list | None] = mapped_column(JSON)
     concept_vector: Mapped[dict | None] = mapped_column(JSON)
     # re-checks for new versions
-    etag: Mapped[str | None] = mapped_column(Text)
-    last_modified: Mapped[str | None] = mapped_column(String(100))
+    etag: Mapped[str | None] = mapped_column(StorableText)
+    last_modified: Mapped[str | None] = mapped_column(StorableString(100))
     checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     checked_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -164,7 +202,7 @@ class Story(Base):
     __tablename__ = "stories"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(Text)  # the first article's title, in its language
+    title: Mapped[str] = mapped_column(StorableText)  # the first article's title, in its language
     first_seen_at: Mapped[datetime] = mapped_column(index=True)
     last_seen_at: Mapped[datetime] = mapped_column(index=True)
     article_count: Mapped[int] = mapped_column(Integer)  # originals; near-duplicates count once
@@ -192,8 +230,8 @@ class ArticleConcept(Base):
     __tablename__ = "article_concepts"
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
-    concept: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
-    kind: Mapped[str] = mapped_column(String(10))
+    concept: Mapped[str] = mapped_column(StorableString(80), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(StorableString(10))
     hits: Mapped[int] = mapped_column(Integer)
     terms: Mapped[list] = mapped_column(JSON)
     is_topic: Mapped[bool] = mapped_column(Boolean, index=True)
@@ -208,10 +246,10 @@ class ArticleSearch(Base):
     __tablename__ = "article_search"
 
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
-    language: Mapped[str] = mapped_column(String(8))
+    language: Mapped[str] = mapped_column(StorableString(8))
     published_at: Mapped[datetime]  # the article's, else when it was first seen: searches filter here
-    title_terms: Mapped[str] = mapped_column(Text)
-    body_terms: Mapped[str] = mapped_column(Text)
+    title_terms: Mapped[str] = mapped_column(StorableText)
+    body_terms: Mapped[str] = mapped_column(StorableText)
 
 
 class ArticleVersion(Base):
@@ -223,9 +261,9 @@ class ArticleVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str] = mapped_column(Text)
-    text: Mapped[str] = mapped_column(Text)
-    text_sha256: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(StorableText)
+    text: Mapped[str] = mapped_column(StorableText)
+    text_sha256: Mapped[str] = mapped_column(StorableString(64))
     replaced_at: Mapped[datetime]
     changes: Mapped[dict] = mapped_column(JSON)  # title before/after, paragraphs added/removed
 
@@ -238,10 +276,10 @@ class Entry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
-    guid: Mapped[str] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(Text, index=True)
-    link: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text, default="")
+    guid: Mapped[str] = mapped_column(StorableText)
+    url: Mapped[str] = mapped_column(StorableText, index=True)
+    link: Mapped[str] = mapped_column(StorableText)
+    title: Mapped[str] = mapped_column(StorableText, default="")
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime]
 
@@ -251,7 +289,7 @@ class HostSlot(Base):
 
     __tablename__ = "host_slots"
 
-    host: Mapped[str] = mapped_column(String(300), primary_key=True)
+    host: Mapped[str] = mapped_column(StorableString(300), primary_key=True)
     next_request_at: Mapped[datetime]
 
 
@@ -278,20 +316,20 @@ class Alert(Base):
     __table_args__ = (UniqueConstraint("rule", "story_id", "sequence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    rule: Mapped[str] = mapped_column(String(80))
+    rule: Mapped[str] = mapped_column(StorableString(80))
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
     sequence: Mapped[int] = mapped_column(Integer)  # 0: the alert; n: the n-th digest window
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     terms: Mapped[dict | None] = mapped_column(JSON)  # topic -> the terms that matched
-    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(StorableString(120), unique=True)
     created_at: Mapped[datetime]
     not_before: Mapped[datetime]
-    state: Mapped[str] = mapped_column(String(10), index=True)  # pending|sending|sent|failed|held|merged
+    state: Mapped[str] = mapped_column(StorableString(10), index=True)  # pending|sending|sent|failed|held|merged
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(StorableText)
     delivered_to: Mapped[list | None] = mapped_column(JSON)  # targets that took it (no secrets)
 
 
@@ -304,4 +342,4 @@ class AlertAttempt(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     attempted_at: Mapped[datetime]
     ok: Mapped[bool] = mapped_column(Boolean)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StorableText)

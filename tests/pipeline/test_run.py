@@ -105,3 +105,27 @@ def test_what_is_worth_retrying(error, transient):
 
 def test_a_report_without_failure_raises_nothing():
     FeedReport("x", "not_modified").raise_for_failure()
+
+
+def test_an_airflow_task_fails_for_an_unforeseen_error_and_the_poll_is_recorded(settings, server, monkeypatch):
+    from pipeline.labels import Labeller
+    from pipeline.storage.engine import open_database
+    from pipeline.storage.queries import feed_health
+    from tests.hostile import BUG_TITLE
+
+    with settings.feeds_path.open("a", encoding="utf-8") as listing:
+        listing.write(f'[[feed]]\nname = "bug"\nurl = "{server.url("hostile/pages.xml?n=1&bug=1")}"\noutlet = "X"\n')
+    original = Labeller.label
+
+    def label(self, title, text, language):  # a stand-in for a bug in a stage
+        if BUG_TITLE in title:
+            raise ZeroDivisionError("bug")
+        return original(self, title, text, language)
+
+    monkeypatch.setattr(Labeller, "label", label)
+    with pytest.raises(PermanentFeedError, match="internal error: ZeroDivisionError: bug"):
+        poll_one(settings, "bug").raise_for_failure()
+    with open_database(settings.database_url) as engine:
+        row = next(r for r in feed_health(engine) if r["feed"] == "bug")
+    assert row["status"] == "error" and row["failures"] == 1
+    assert "bug" not in plan_cycle(settings)  # backed off: the next run is not stopped by it again
