@@ -4,13 +4,16 @@ The feed's name, outlet, titles and teasers hold Rich markup (``[/]``, ``[bold]`
 terminal escape sequences (clear screen, window title, hyperlink); its summit article
 is a real page from the fixture world under a hostile title, so it also raises an alert.
 Every command exits 0 and prints no escape byte; the alert is delivered; the data keep
-every character.
+every character (JSON), and CSV cells that a spreadsheet would run as a formula do not.
 Runs on SQLite and PostgreSQL, through the real CLI against a real HTTP server.
 """
 
 from __future__ import annotations
 
+import csv
 import html
+import io
+import json
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -111,3 +114,23 @@ def test_alerts_about_a_hostile_article_are_delivered_as_stored(hostile, capsys)
     with engine.connect() as connection:
         states = connection.execute(text("select state from alerts")).scalars().all()
     assert states == ["sent"]
+
+
+def test_csv_cells_that_would_be_formulas_are_neutralised(hostile, capsys, tmp_path):
+    receiver, engine = hostile
+    assert main(["run", "--no-alerts"]) == 0
+    exported = tmp_path / "articles.csv"
+    assert main(["export", "--format", "csv", "--output", str(exported)]) == 0
+    with exported.open(encoding="utf-8", newline="") as handle:
+        titles = {row["title"]: row for row in csv.DictReader(handle)}
+    assert {"'" + formula for formula in FORMULAS} <= set(titles)
+    assert TITLE in titles  # text that is no formula is left alone, escape bytes and all
+    assert all(float(row["baseline_similarity"] or 0) >= 0 for row in titles.values())  # numbers stay numbers
+    capsys.readouterr()
+    assert main(["search", "teaser", "--format", "csv", "--limit", "50"]) == 0
+    found = {row["title"] for row in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert {"'" + formula for formula in FORMULAS} <= found
+    jsonl = tmp_path / "articles.jsonl"
+    assert main(["export", "--format", "jsonl", "--output", str(jsonl)]) == 0
+    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert set(FORMULAS) <= {r["title"] for r in records}  # JSON Lines keep every character
