@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, Query
 from pydantic import BeforeValidator, Field
 
+from pipeline.fulltext import MAX_QUERY_CHARS
 from pipeline.web.views import SearchRequest
 
 
@@ -30,8 +31,8 @@ AlertState = Literal["pending", "sending", "sent", "failed", "held", "merged"]
 
 
 def search_request(
-        q: Annotated[str, Query(max_length=500, description='words (all must match), "exact phrase", '
-                                                         "OR, -word to exclude, word* for a prefix")] = "",
+        q: Annotated[str, Query(description='words (all must match), "exact phrase", OR, -word to exclude, '
+                                            f"word* for a prefix; at most {MAX_QUERY_CHARS} characters")] = "",
         lang: _optional(str, "language, ISO 639-1 (or und)", max_length=8) = None,
         outlet: _optional(str, "outlet, exactly as stored", max_length=200) = None,
         topic: _optional(str, "topic id, e.g. summit", max_length=80) = None,
