@@ -25,7 +25,14 @@ from pipeline.errors import SettingsError, StorageError
 from pipeline.settings import Settings
 from pipeline.storage.engine import create_database_engine
 from pipeline.web import api, pages
-from pipeline.web.auth import Authenticate, LoginRequiredError, LoginURL, TokenAuth, login_router
+from pipeline.web.auth import (
+    Authenticate,
+    LoginRequiredError,
+    LoginURL,
+    TokenAuth,
+    TooManyLoginsError,
+    login_router,
+)
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +135,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
         return _error(request, 422, problems or "invalid request")
 
+    @app.exception_handler(TooManyLoginsError)
+    async def throttled(request: Request, error: TooManyLoginsError) -> Response:
+        return _error(request, 429, str(error), {"Retry-After": str(error.retry_after)})
+
     @app.exception_handler(StorageError)
     async def storage(request: Request, error: StorageError) -> Response:
         log.error("web storage error path=%s: %s", request.url.path, error)
@@ -137,4 +148,6 @@ def _add_error_handlers(app: FastAPI) -> None:
 def _error(request: Request, status: int, detail: str, headers: dict[str, Any] | None = None) -> Response:
     if _is_api(request) or status == 401:
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-    return pages.render(request, "error.html", status, status=status, detail=detail)
+    page = pages.render(request, "error.html", status, status=status, detail=detail)
+    page.headers.update(headers or {})
+    return page

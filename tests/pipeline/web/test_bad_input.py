@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.web.auth import SESSION_COOKIE
+
 
 def assert_secured(response) -> None:
     assert response.headers["content-security-policy"].startswith("default-src 'none'"), response.url
@@ -24,4 +26,14 @@ def test_an_over_deep_or_over_long_query_is_400_naming_the_problem(client, world
     page = client.get("/search", params={"q": query})
     assert page.status_code == 400 and problem in page.text
     for response in (api, page):
+        assert_secured(response)
+
+
+def test_an_absurd_session_cookie_is_no_session(anonymous, world):
+    absurd = {"Cookie": f"{SESSION_COOKIE}={'9' * 5000}.{'f' * 64}"}
+    page = anonymous.get("/feeds", headers=absurd)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    api = anonymous.get("/api/feeds", headers=absurd)
+    assert api.status_code == 401
+    for response in (page, api):
         assert_secured(response)
