@@ -85,6 +85,7 @@ def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(app, world):
         assert browser.post("/logout").status_code == 303
         assert thief.get("/feeds", headers=copied).headers["location"].startswith("/login")
         assert thief.get("/api/feeds", headers=copied).status_code == 401
+        assert thief.get("/openapi.json", headers=copied).status_code == 401
 
 
 def test_wrong_tokens_are_throttled_per_address_form_and_bearer_alike(app, world):
@@ -161,6 +162,8 @@ def test_a_host_can_plug_in_its_own_check(tmp_path, world):
     with TestClient(app, follow_redirects=False) as client:
         assert client.get("/stories", headers={"x-airflow-user": "analyst"}).status_code == 200
         assert client.get("/stories").status_code == 401  # no login page of its own to send browsers to
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/openapi.json", headers={"x-airflow-user": "analyst"}).status_code == 200
         assert client.get("/login").status_code == 404
         assert client.get("/stories", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
     app.state.engine.dispose()
