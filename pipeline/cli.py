@@ -19,7 +19,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from pipeline.dedup import fingerprint_text
@@ -27,7 +26,7 @@ from pipeline.errors import SearchQueryError, SettingsError, StorageError
 from pipeline.export import FORMATS, render_article, write_parquet, write_records, write_search_results
 from pipeline.labels import Labeller
 from pipeline.models import FeedReport
-from pipeline.run import CycleReport, run_cycle
+from pipeline.run import run_cycle
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings, flag_name, setting_names, variable_name
 from pipeline.dispatch import check_alert_targets, deliver_alerts
@@ -42,8 +41,10 @@ from pipeline.storage.queries import (
 )
 from pipeline.storage.outbox import list_alerts, retry_alert
 from pipeline.storage.repository import Repository
-from pipeline.storage.search import SearchFilter, SearchResults, search_articles
+from pipeline.storage.search import SearchFilter, search_articles
 from pipeline.storage.upkeep import last_maintenance
+from pipeline.tables import alerts_table, feeds_table, search_table, story_table, summary_table, when
+from pipeline.terminal import markup_text, plain_text
 
 EXIT_SETTINGS = 2
 EXIT_STORAGE = 3
@@ -58,13 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.load(**{name: getattr(args, name) for name in setting_names()})
         return args.handler(args, settings, console)
     except SettingsError as error:
-        console.print(f"[red]configuration error:[/red] {error}", highlight=False)
+        console.print(f"[red]configuration error:[/red] {markup_text(str(error))}", highlight=False)
         return EXIT_SETTINGS
     except SearchQueryError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False)
+        console.print(f"[red]error:[/red] {markup_text(str(error))}", highlight=False)
         return EXIT_SETTINGS
     except StorageError as error:
-        console.print(f"[red]database error:[/red] {error}", highlight=False)
+        console.print(f"[red]database error:[/red] {markup_text(str(error))}", highlight=False)
         return EXIT_STORAGE
 
 
@@ -170,7 +171,7 @@ def command_init(args: argparse.Namespace, settings: Settings, console: Console)
         engine.dispose()
     console.print(f"database {_safe_url(settings.database_url)} at revision {revision}; "
                   f"baseline article {article_id} {'loaded' if created else 'already present'}",
-                  highlight=False)
+                  highlight=False, markup=False)
     return 0
 
 
@@ -191,7 +192,7 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
             task = progress.add_task("polling feeds", total=len(feeds))
 
             def advance(report: FeedReport) -> None:
-                progress.update(task, advance=1, description=f"{report.feed}: {report.status}")
+                progress.update(task, advance=1, description=markup_text(f"{report.feed}: {report.status}"))
 
             report = run_cycle(settings, feeds=feeds, force=args.force, on_feed=advance)
     else:
@@ -204,45 +205,16 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
     return 0
 
 
-def summary_table(cycle: CycleReport) -> Table:
-    table = Table(title=f"newswatch cycle: {cycle.new} new articles, {cycle.requests} requests, "
-                        f"{cycle.duration:.1f} s", title_justify="left")
-    for column in ("feed", "status", "HTTP", "entries", "new", "duplicates", "known", "errors", "versions"):
-        table.add_column(column, justify="right" if column not in ("feed", "status") else "left")
-    table.add_column("note", overflow="fold", max_width=60)
-    colours = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "dim"}
-    for r in cycle.feeds:
-        note = r.error or (r.article_errors[0] if r.article_errors else "")
-        table.add_row(r.feed, f"[{colours.get(r.status, 'white')}]{r.status}[/]",
-                      str(r.http_status or ""), str(r.entries), str(r.new), str(r.duplicates),
-                      str(r.known), str(r.errors), str(r.versions), note)
-    return table
-
-
 def command_feeds(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     with open_database(settings.database_url) as engine:
         rows = feed_health(engine)
         maintenance = last_maintenance(engine)
-    table = Table(title="feed health", title_justify="left")
-    for column in ("feed", "outlet", "status", "health", "last poll", "last success", "failures",
-                   "next poll", "articles", "note"):
-        table.add_column(column, overflow="fold")
-    colours = {"ok": "green", "failing": "red", "silent": "yellow", "unpolled": "yellow"}
-    for row in rows:
-        status = row["status"] or "never polled"
-        if not row["enabled"]:
-            status += " (disabled)"
-        health = row["health"] or "—"
-        note = "; ".join(x for x in (row["error"], row["health_note"]) if x)
-        table.add_row(row["feed"], row["outlet"], status, f"[{colours.get(health, 'white')}]{health}[/]",
-                      _when(row["last_polled_at"]), _when(row["last_success_at"]), str(row["failures"]),
-                      _when(row["next_poll_at"]), str(row["articles"]), note)
     out = _stdout()
-    out.print(table)
+    out.print(feeds_table(rows))
     if maintenance is None:
         out.print("no maintenance run yet (newswatch maintain, or the newswatch_maintenance DAG)")
     else:
-        out.print(f"last maintenance {_when(maintenance.finished_at)}: {maintenance.feeds_checked} feeds "
+        out.print(f"last maintenance {when(maintenance.finished_at)}: {maintenance.feeds_checked} feeds "
                   f"checked, {maintenance.feeds_failing} failing, {maintenance.feeds_silent} silent, "
                   f"{maintenance.feeds_unpolled} not polled; {maintenance.polls_pruned} old polls pruned")
     return 0
@@ -252,7 +224,8 @@ def command_maintain(args: argparse.Namespace, settings: Settings, console: Cons
     verdicts = check_feed_health(settings)
     for verdict in verdicts:
         if verdict.status not in ("ok", "new", "disabled"):
-            console.print(f"feed {verdict.feed}: {verdict.status} — {verdict.note}", highlight=False)
+            console.print(plain_text(f"feed {verdict.feed}: {verdict.status} — {verdict.note}"),
+                          highlight=False, markup=False)
     record = keep_house(settings, health_counts(verdicts))
     console.print(f"{record.feeds_checked} feeds checked; {record.polls_pruned} old polls pruned; "
                   "statistics refreshed", highlight=False)
@@ -270,22 +243,15 @@ def command_alerts(args: argparse.Namespace, settings: Settings, console: Consol
     if args.deliver or args.dry_run:
         report = deliver_alerts(settings, dry_run=args.dry_run)
         for message in report.previews:
-            out.print(f"--- would send: {message.title}\n{message.body}\n", highlight=False, markup=False)
+            out.print(plain_text(f"--- would send: {message.title}\n{message.body}\n"), highlight=False,
+                      markup=False)
         if not args.dry_run:
             out.print(f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
                       f"{report.held} kept (no alert URLs)", highlight=False)
         return 0
     with open_database(settings.database_url) as engine:
         rows = list_alerts(engine, state=args.state, limit=args.limit)
-    table = Table(title="alerts", title_justify="left")
-    for column in ("id", "rule", "story", "kind", "state", "attempts", "created", "sent", "last error"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        kind = "alert" if row["sequence"] == 0 else f"digest {row['sequence']}"
-        table.add_row(str(row["id"]), row["rule"], f"{row['story_id']}: {row['story_title'][:50]}", kind,
-                      row["state"], str(row["attempts"]), _when(row["created_at"]), _when(row["sent_at"]),
-                      row["last_error"] or "")
-    out.print(table)
+    out.print(alerts_table(rows))
     return 0
 
 
@@ -297,19 +263,7 @@ def command_stories(args: argparse.Namespace, settings: Settings, console: Conso
         out.print_json(json.dumps(stories, default=str, ensure_ascii=False))
         return 0
     for story in stories:
-        table = Table(title=f"story {story['id']}: {story['title']}  ({story['article_count']} articles; "
-                            f"{', '.join(story['languages'])}; {', '.join(story['outlets'])})",
-                      title_justify="left")
-        for column in ("id", "published", "lang", "outlet", "baseline", "title"):
-            table.add_column(column, overflow="fold")
-        for article in story["articles"]:
-            title = article["title"] + (f"  [copy of {article['duplicate_of']}]" if article["duplicate_of"] else "")
-            title += f"  [v{article['version']}]" if article["version"] > 1 else ""
-            similarity = article["baseline_similarity"]
-            table.add_row(str(article["id"]), _when(article["published_at"]), article["language"],
-                          article["outlet"], "seed" if article["is_baseline"] else
-                          (f"{similarity:.2f}" if similarity is not None else "—"), title)
-        out.print(table)
+        out.print(story_table(story))
     if not stories:
         out.print("no stories yet")
     return 0
@@ -319,13 +273,13 @@ def command_show(args: argparse.Namespace, settings: Settings, console: Console)
     with open_database(settings.database_url) as engine:
         details = article_details(engine, args.id)
     if details is None:
-        console.print(f"no article with id {args.id}", highlight=False)
+        console.print(f"no article with id {args.id}", highlight=False, markup=False)
         return 1
     out = _stdout()
     if args.format == "json":
         out.print_json(json.dumps(details, default=str, ensure_ascii=False))
         return 0
-    out.print(render_article(details), highlight=False, markup=False)
+    out.print(plain_text(render_article(details)), highlight=False, markup=False)
     return 0
 
 
@@ -340,18 +294,6 @@ def command_search(args: argparse.Namespace, settings: Settings, console: Consol
         write_search_results(results, args.format, sys.stdout)
     console.print(f"{results.total} articles match; {len(results.hits)} shown", highlight=False)
     return 0
-
-
-def search_table(results: SearchResults) -> Table:
-    table = Table(title=f"search: {results.query}", title_justify="left")
-    for column in ("id", "published", "lang", "outlet", "baseline", "story", "title / passage"):
-        table.add_column(column, overflow="fold")
-    for hit in results.hits:
-        similarity = f"{hit.baseline_similarity:.2f}" if hit.baseline_similarity is not None else "—"
-        copy = f"  [copy of {hit.duplicate_of}]" if hit.duplicate_of else ""
-        table.add_row(str(hit.id), _when(hit.published_at or hit.first_seen_at), hit.language, hit.outlet,
-                      similarity, str(hit.story_id or "—"), f"{hit.title}{copy}\n[dim]{hit.snippet}[/dim]")
-    return table
 
 
 def command_export(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -379,7 +321,7 @@ def command_serve(args: argparse.Namespace, settings: Settings, console: Console
     app = create_app(settings)  # SettingsError naming NEWSWATCH_WEB_TOKEN when there is no token
     check_database(app.state.engine)
     console.print(f"newswatch web app on http://{args.host}:{args.port}/ "
-                  f"(database {_safe_url(settings.database_url)}, read-only)", highlight=False)
+                  f"(database {_safe_url(settings.database_url)}, read-only)", highlight=False, markup=False)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info" if args.verbose else "warning")
     return 0
 
@@ -397,17 +339,20 @@ def _timestamp(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "—"
-
-
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class _PlainHandler(RichHandler):
+    """Log lines quote URLs and errors from feeds: shown without their control sequences."""
+
+    def render_message(self, record: logging.LogRecord, message: str):
+        return super().render_message(record, plain_text(message))
+
+
 def _configure_logging(verbosity: int, console: Console) -> None:
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
+    handler = _PlainHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
     logging.basicConfig(level=level, format="%(name)s %(message)s", handlers=[handler])
     if verbosity < 2:
         for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "charset_normalizer"):

@@ -38,7 +38,8 @@ class SearchQueryError(NewswatchError):
     """A search query is malformed; the message quotes it and says what is wrong."""
 
     def __init__(self, query: str, reason: str) -> None:
-        super().__init__(f"search query {query!r}: {reason}")
+        shown = query if len(query) <= 80 else query[:80] + "…"  # an over-long one is not repeated in full
+        super().__init__(f"search query {shown!r}: {reason}")
         self.query = query
         self.reason = reason
 

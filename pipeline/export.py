@@ -1,7 +1,12 @@
 """Writing article records as JSON Lines, CSV or Parquet, streamed.
 
 Timestamps are ISO 8601 with their offset; in CSV, lists are JSON arrays and booleans
-``true``/``false`` so that every field reads back unambiguously. Parquet (pyarrow) is
+``true``/``false`` so that every field reads back unambiguously. A CSV text cell that a
+spreadsheet would take for a formula (it begins with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return, after any apostrophes) gets one apostrophe in front, as OWASP
+advises against CSV injection; numbers are never touched, and dropping that one
+apostrophe from such a cell gives the text back. JSON Lines and Parquet keep every
+character as stored. Parquet (pyarrow) is
 written in row groups of ``PARQUET_BATCH`` records, so memory stays bounded however many
 articles are exported; timestamps are UTC, lists are lists of strings.
 """
@@ -108,7 +113,19 @@ def _csv_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return neutralise_formula(value)
     return value
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet evaluates: an apostrophe in front when it
+    would begin a formula. Text that already begins with apostrophes before such a
+    character gets one more, so that removing one always gives the original back."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def render_article(details: dict[str, Any]) -> str:

@@ -10,7 +10,10 @@ diacritics. The databases only store and match the terms; neither re-tokenizes t
 A query word is looked up as written and under its stem in each stemmed language the
 articles are in (or the one the search is limited to), so ``Gespräche`` finds German articles and
 ``talks`` English ones. Query syntax: words (all must match), ``"exact phrase"``,
-``OR``, ``-word`` or ``NOT word`` to exclude, ``word*`` for a prefix, parentheses.
+``OR``, ``-word`` or ``NOT word`` to exclude, ``word*`` for a prefix, parentheses. A
+query is at most ``MAX_QUERY_CHARS`` long and nests parentheses at most
+``MAX_QUERY_DEPTH`` deep: both databases' query parsers have a stack of their own (FTS5
+gave up at about a hundred levels), and neither limit is near a query people write.
 
 Pure functions; nothing here touches a database.
 """
@@ -39,6 +42,8 @@ MAX_TERM_CHARS = 100  # longer "words" (base64, run-together junk) are not index
 MAX_DISTINCT_BYTES = 512 * 1024  # a tsvector must stay under 1 MiB: distinct terms past this are not indexed
 LEAD_TERMS = 60  # PostgreSQL ranks by the title and the lead (a vector small enough to stay in the row)
 MAX_PHRASE_VARIANTS = 64
+MAX_QUERY_CHARS = 500
+MAX_QUERY_DEPTH = 10
 _WORD = re.compile(r"[^\W_]+")
 _QUERY_TOKEN = re.compile(r'-?"[^"]*"?|-?\(|\)|-?[^\s()"]+')
 SNIPPET_WORDS = (12, 28)  # words shown before and after the first hit
@@ -182,6 +187,8 @@ Node = Word | Phrase | Not | All | Any
 def parse_query(query: str, languages: Iterable[str]) -> Node:
     """The query as a tree of terms, each word in its forms for ``languages`` (the
     languages searched). Raises SearchQueryError naming what is wrong."""
+    if len(query) > MAX_QUERY_CHARS:
+        raise SearchQueryError(query, f"the query is {len(query)} characters long; at most {MAX_QUERY_CHARS}")
     tokens = _QUERY_TOKEN.findall(query)
     if not tokens:
         raise SearchQueryError(query, "the query has no words")
@@ -195,7 +202,7 @@ def parse_query(query: str, languages: Iterable[str]) -> Node:
 
 class _Parser:
     def __init__(self, query: str, tokens: list[str], languages: Iterable[str]) -> None:
-        self.query, self.tokens, self.position = query, tokens, 0
+        self.query, self.tokens, self.position, self.depth = query, tokens, 0, 0
         self.stemmed = [_terms(a) for a in sorted({SNOWBALL[l] for l in languages if l in SNOWBALL})]
 
     def peek(self) -> str | None:
@@ -222,11 +229,7 @@ class _Parser:
         token = self.tokens[self.position]
         self.position += 1
         if token == "(":
-            node = self.parse_any()
-            if self.peek() != ")":
-                raise SearchQueryError(self.query, "a parenthesis is not closed")
-            self.position += 1
-            return node
+            return self.parse_group()
         if token == "NOT" or (token.startswith("-") and len(token) > 1):
             if token != "NOT":
                 self.tokens.insert(self.position, token[1:])
@@ -242,6 +245,17 @@ class _Parser:
             words = [self.word(w, False) for w in _words(token)]
             return None if not words else words[0] if len(words) == 1 else Phrase(tuple(words))
         return self.words(token)
+
+    def parse_group(self) -> Node:
+        self.depth += 1
+        if self.depth > MAX_QUERY_DEPTH:
+            raise SearchQueryError(self.query, f"parentheses nest more than {MAX_QUERY_DEPTH} deep")
+        node = self.parse_any()
+        if self.peek() != ")":
+            raise SearchQueryError(self.query, "a parenthesis is not closed")
+        self.position += 1
+        self.depth -= 1
+        return node
 
     def words(self, token: str) -> Node | None:
         prefix = token.endswith("*")

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from pipeline.errors import SearchQueryError
 from pipeline.web import schemas, views
-from pipeline.web.params import AlertState, Day, SearchParams
+from pipeline.web.params import AlertState, ArticleId, Day, SearchParams, StoryId
 
 
 def database(request: Request) -> Engine:
@@ -31,7 +31,7 @@ def search(engine: Database, asked: SearchParams) -> schemas.SearchPage:
 
 
 @router.get("/articles/{article_id}", response_model=schemas.ArticleDetail, name="api_article")
-def article(engine: Database, article_id: int) -> schemas.ArticleDetail:
+def article(engine: Database, article_id: ArticleId) -> schemas.ArticleDetail:
     """One article: text, metadata, copies, versions with their diffs, story, topics."""
     return views.article_page(engine, article_id)
 
@@ -44,7 +44,7 @@ def stories(engine: Database, limit: Annotated[int, Query(ge=1, le=500)] = 50,
 
 
 @router.get("/stories/{story_id}", response_model=schemas.StoryDetail, name="api_story")
-def story(engine: Database, story_id: int) -> schemas.StoryDetail:
+def story(engine: Database, story_id: StoryId) -> schemas.StoryDetail:
     """A story's timeline: its articles in time order, copies under their originals."""
     return views.story_page(engine, story_id)
 

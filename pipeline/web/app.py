@@ -5,7 +5,9 @@ and as a JSON API, over a read-only engine.
 that mounts it under a prefix (the Airflow plugin, with its own ``authenticate``). Every
 link is built from the request, so the prefix never appears in the code. The app never
 writes to the article database and never serves script: its Content-Security-Policy
-allows none.
+allows none. Every answer carries the security headers, errors included (even the 500
+of an unforeseen exception: they are added outside Starlette's error middleware), and
+the OpenAPI schema is behind the same check as the API.
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline.errors import SettingsError, StorageError
 from pipeline.settings import Settings
 from pipeline.storage.engine import create_database_engine
 from pipeline.web import api, pages
-from pipeline.web.auth import Authenticate, LoginRequiredError, LoginURL, TokenAuth, login_router
+from pipeline.web.auth import (
+    Authenticate,
+    LoginRequiredError,
+    LoginURL,
+    TokenAuth,
+    TooManyLoginsError,
+    login_router,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +72,60 @@ def create_app(settings: Settings, *, authenticate: Authenticate | None = None,
         yield
         engine.dispose()
 
-    app = FastAPI(title="newswatch", summary="The analyst app: search and read the article database.",
-                  version="1", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = SecuredFastAPI(title="newswatch", summary="The analyst app: search and read the article database.",
+                         version="1", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.engine = engine
     app.state.show_logout = token_auth is not None
-    _add_security_headers(app)
     _add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     if token_auth is not None:
         app.include_router(login_router(token_auth, pages.render_login))
-    app.include_router(api.router, prefix="/api", dependencies=[Depends(_guard(authenticate, None))])
+    reader = Depends(_guard(authenticate, None))
+    app.add_api_route("/openapi.json", openapi_schema, methods=["GET"], include_in_schema=False,
+                      dependencies=[reader])
+    app.include_router(api.router, prefix="/api", dependencies=[reader])
     app.include_router(pages.router, dependencies=[Depends(_guard(authenticate, login_url))])
     return app
 
 
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+def openapi_schema(request: Request) -> JSONResponse:
+    """The API's OpenAPI schema, with the mount prefix (if any) as its server."""
+    schema = request.app.openapi()
+    root = request.scope.get("root_path", "").rstrip("/")
+    return JSONResponse({**schema, "servers": [{"url": root}]} if root else schema)
+
+
+class SecuredFastAPI(FastAPI):
+    """FastAPI whose every answer carries ``SECURITY_HEADERS``. Starlette answers an
+    unhandled exception's 500 from its outermost middleware, past any middleware added
+    with ``app.middleware``; these headers are added outside even that one."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return _with_security_headers(super().build_middleware_stack())
+
+
+def _with_security_headers(app: ASGIApp) -> ASGIApp:
+    async def secured(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if headers.get("content-type", "").startswith(("text/html", "application/json")):
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await app(scope, receive, send_secured)
+
+    return secured
 
 
 def _login_page(request: Request) -> str:
@@ -99,17 +147,6 @@ def _guard(authenticate: Authenticate, login_url: LoginURL | None):
     return require_reader
 
 
-def _add_security_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next) -> Response:
-        response = await call_next(request)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if response.headers.get("content-type", "").startswith(("text/html", "application/json")):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
-
 def _is_api(request: Request) -> bool:
     return request.url.path.startswith(request.scope.get("root_path", "") + "/api/")
 
@@ -128,6 +165,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
         return _error(request, 422, problems or "invalid request")
 
+    @app.exception_handler(TooManyLoginsError)
+    async def throttled(request: Request, error: TooManyLoginsError) -> Response:
+        return _error(request, 429, str(error), {"Retry-After": str(error.retry_after)})
+
     @app.exception_handler(StorageError)
     async def storage(request: Request, error: StorageError) -> Response:
         log.error("web storage error path=%s: %s", request.url.path, error)
@@ -137,4 +178,6 @@ def _add_error_handlers(app: FastAPI) -> None:
 def _error(request: Request, status: int, detail: str, headers: dict[str, Any] | None = None) -> Response:
     if _is_api(request) or status == 401:
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-    return pages.render(request, "error.html", status, status=status, detail=detail)
+    page = pages.render(request, "error.html", status, status=status, detail=detail)
+    page.headers.update(headers or {})
+    return page

@@ -17,7 +17,7 @@ from pipeline.storage.analysis import filter_choices
 from pipeline.web import charts, views
 from pipeline.web.api import Database
 from pipeline.web.auth import route_path
-from pipeline.web.params import AlertState, Day, SearchParams
+from pipeline.web.params import AlertState, ArticleId, Day, SearchParams, StoryId
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -81,7 +81,7 @@ def _search_query(asked: views.SearchRequest) -> dict[str, Any]:
 
 
 @router.get("/articles/{article_id}", name="article")
-def article(request: Request, engine: Database, article_id: int) -> HTMLResponse:
+def article(request: Request, engine: Database, article_id: ArticleId) -> HTMLResponse:
     return render(request, "article.html", details=views.article_page(engine, article_id))
 
 
@@ -93,7 +93,7 @@ def stories(request: Request, engine: Database, limit: Annotated[int, Query(ge=1
 
 
 @router.get("/stories/{story_id}", name="story")
-def story(request: Request, engine: Database, story_id: int) -> HTMLResponse:
+def story(request: Request, engine: Database, story_id: StoryId) -> HTMLResponse:
     return render(request, "story.html", story=views.story_page(engine, story_id))
 
 

@@ -1,7 +1,9 @@
 """Query parameters shared by the pages and the API.
 
 HTML forms send empty fields as ``lang=&since=``; an empty value means "not given", so the
-same URL works from a form and from a program.
+same URL works from a form and from a program. Ids and days have the ranges the databases
+can hold: outside them a request is refused (422, naming the parameter) before any query,
+where an id of 2**63 overflowed the driver and ``until=9999-12-31`` the day after it.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator, Field
 
+from pipeline.fulltext import MAX_QUERY_CHARS
 from pipeline.web.views import SearchRequest
 
 
@@ -25,17 +28,21 @@ def _optional(kind: type, description: str, **limits):
     return Annotated[constrained | None, BeforeValidator(_blank_is_none), Query(description=description)]
 
 
-Day = _optional(date, "a UTC day, ISO 8601 (YYYY-MM-DD)")
+MAX_ID = 2**31 - 1  # the largest id both databases store (PostgreSQL keeps ids as integer)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # far from the calendar's ends, for day arithmetic
+Day = _optional(date, f"a UTC day, ISO 8601 (YYYY-MM-DD), {FIRST_DAY} to {LAST_DAY}", ge=FIRST_DAY, le=LAST_DAY)
+ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="article id")]
+StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="story id")]
 AlertState = Literal["pending", "sending", "sent", "failed", "held", "merged"]
 
 
 def search_request(
-        q: Annotated[str, Query(max_length=500, description='words (all must match), "exact phrase", '
-                                                         "OR, -word to exclude, word* for a prefix")] = "",
+        q: Annotated[str, Query(description='words (all must match), "exact phrase", OR, -word to exclude, '
+                                            f"word* for a prefix; at most {MAX_QUERY_CHARS} characters")] = "",
         lang: _optional(str, "language, ISO 639-1 (or und)", max_length=8) = None,
         outlet: _optional(str, "outlet, exactly as stored", max_length=200) = None,
         topic: _optional(str, "topic id, e.g. summit", max_length=80) = None,
-        story: _optional(int, "story id", ge=1) = None,
+        story: _optional(int, "story id", ge=1, le=MAX_ID) = None,
         since: Day = None,
         until: Day = None,
         min_similarity: _optional(float, "lowest baseline similarity (0–1)", ge=0, le=1) = None,

@@ -73,3 +73,16 @@ def test_show_explains_an_article(tmp_path, server, capsys):
     assert "baseline similarity 1.0" in out and {"summit", "ceasefire"} <= set(topics[8:].split(", "))
     assert "*gipfel" in out  # the terms that fired are shown
     assert main(["show", "999999", *common]) == 1
+
+
+@pytest.mark.parametrize("query, reason", [
+    ("(" * 100 + "a" + " b)" * 100, "parentheses nest more than 10 deep"),  # was exit 3: FTS5's parser stack
+    ("(" * 400 + "a", "parentheses nest more than 10 deep"),  # was a RecursionError
+    ("Alaska " * 100, "the query is 700 characters long; at most 500"),
+])
+def test_an_over_deep_or_over_long_query_exits_2_with_the_reason(tmp_path, capsys, query, reason):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["init", "--database-url", url, "--baseline", str(ROOT / "seeds" / "baseline")]) == 0
+    capsys.readouterr()
+    assert main(["search", query, "--database-url", url]) == 2
+    assert reason in capsys.readouterr().err

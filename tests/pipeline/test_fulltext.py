@@ -83,10 +83,26 @@ def test_a_word_is_looked_up_in_every_searched_language():
     ("Alaska OR -Putin", "only excludes"),
     ("NOT -Alaska", "double negation"),
     ("Alaska NOT", "nothing to exclude"),
+    ("(" * 11 + "Alaska" + ")" * 11, "parentheses nest more than 10 deep"),
+    ("-(" * 11 + "Alaska" + ")" * 11, "parentheses nest more than 10 deep"),
+    ("(" * 400 + "Alaska", "parentheses nest more than 10 deep"),  # never Python's recursion limit
+    ("Alaska " * 72, "the query is 504 characters long; at most 500"),
 ])
 def test_a_malformed_query_names_what_is_wrong(query, reason):
     with pytest.raises(SearchQueryError, match=re.escape(reason)):
         parse_query(query, LANGUAGES)
+
+
+def test_queries_up_to_the_limits_are_understood():
+    nested = "(" * 9 + "(Alaska summit) OR Gipfel" + " Putin)" * 9
+    assert wanted_terms(parse_query(nested, LANGUAGES)) >= {"alaska", "summit", "gipfel", "putin"}
+    assert len(wanted_terms(parse_query("Alaska " * 71, LANGUAGES))) >= 1
+
+
+def test_an_over_long_query_is_not_repeated_in_full():
+    with pytest.raises(SearchQueryError) as raised:
+        parse_query("x" * 100_000, LANGUAGES)
+    assert len(str(raised.value)) < 200
 
 
 def test_the_snippet_is_plain_text_around_the_first_hit():

@@ -1,4 +1,5 @@
-"""Who gets in: the token for programs, a login cookie for browsers, nobody else."""
+"""Who gets in: the token for programs, a login cookie for browsers until they log out, nobody
+else; and nobody who keeps guessing the token."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from fastapi.testclient import TestClient
 
 from pipeline.errors import SettingsError
 from pipeline.web import create_app
-from pipeline.web.auth import SESSION_COOKIE, SESSION_SECONDS, TokenAuth, is_local_path
+from pipeline.web.auth import (
+    LOGIN_FAILURES,
+    LOGIN_WINDOW_SECONDS,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    LoginThrottle,
+    Sessions,
+    TokenAuth,
+    TooManyLoginsError,
+    is_local_path,
+)
 from tests.conftest import make_settings
 from tests.pipeline.web.conftest import TOKEN
 
@@ -55,15 +66,79 @@ def test_login_never_redirects_off_the_app(anonymous, world, target):
 def test_a_session_expires_and_a_forged_one_is_refused():
     now = [1_000_000.0]
     auth = TokenAuth(TOKEN, clock=lambda: now[0])
-    session = auth.new_session()
-    assert auth.is_session(session)
+    session = auth.sessions.open()
+    assert auth.sessions.is_open(session)
     now[0] += SESSION_SECONDS + 1
-    assert not auth.is_session(session)
-    issued, _, signature = session.partition(".")
-    assert not auth.is_session(f"{int(now[0])}.{signature}")  # a fresh time with an old signature
-    assert not TokenAuth(TOKEN + "-rotated", clock=lambda: now[0]).is_session(auth.new_session())
-    for forged in ("", ".", "abc.def", "١٢٣.x", f"{issued}"):
-        assert not auth.is_session(forged)
+    assert not auth.sessions.is_open(session)
+    # Another app (a restart, a new token) holds none of this one's sessions.
+    assert not TokenAuth(TOKEN + "-rotated").sessions.is_open(auth.sessions.open())
+    for forged in ("", ".", "abc.def", "١٢٣.x", session[:-1], session + "x", "1" * 5000 + ".x"):
+        assert not auth.sessions.is_open(forged)
+
+
+def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(app, world):
+    with TestClient(app, follow_redirects=False) as browser, TestClient(app, follow_redirects=False) as thief:
+        assert browser.post("/login", data={"token": TOKEN, "next": "/feeds"}).status_code == 303
+        copied = {"Cookie": f"{SESSION_COOKIE}={browser.cookies[SESSION_COOKIE]}"}
+        assert thief.get("/feeds", headers=copied).status_code == 200
+        assert thief.get("/api/feeds", headers=copied).status_code == 200
+        assert browser.post("/logout").status_code == 303
+        assert thief.get("/feeds", headers=copied).headers["location"].startswith("/login")
+        assert thief.get("/api/feeds", headers=copied).status_code == 401
+        assert thief.get("/openapi.json", headers=copied).status_code == 401
+
+
+def test_wrong_tokens_are_throttled_per_address_form_and_bearer_alike(app, world):
+    with TestClient(app, follow_redirects=False, client=("203.0.113.7", 4000)) as guesser, \
+            TestClient(app, follow_redirects=False, client=("198.51.100.2", 4000)) as colleague:
+        for attempt in range(LOGIN_FAILURES - 1):
+            assert guesser.post("/login", data={"token": f"guess-{attempt:020d}"}).status_code == 401
+        assert guesser.get("/api/feeds", headers={"Authorization": "Bearer another-wrong-guess"}).status_code == 401
+        refused = [guesser.post("/login", data={"token": TOKEN}),
+                   guesser.get("/api/feeds", headers={"Authorization": f"Bearer {TOKEN}"}),
+                   guesser.get("/feeds", headers={"Authorization": f"Bearer {TOKEN}"})]
+        for response in refused:  # the right token too: guessing on would tell when it is right
+            assert response.status_code == 429
+            assert 0 < int(response.headers["retry-after"]) <= LOGIN_WINDOW_SECONDS
+            assert response.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "try again in" in refused[0].text and "try again in" in refused[1].json()["detail"]
+        assert colleague.post("/login", data={"token": TOKEN}).status_code == 303  # another address
+        assert colleague.get("/api/feeds", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+def test_the_throttle_forgets_failures_once_the_window_has_passed():
+    now = [0.0]
+    throttle = LoginThrottle(lambda: now[0], limit=3, window=60)
+    for _ in range(3):
+        throttle.check("a")
+        throttle.fail("a")
+    with pytest.raises(TooManyLoginsError) as refused:
+        throttle.check("a")
+    assert refused.value.retry_after == 60
+    throttle.check("b")  # one address's failures are its own
+    now[0] = 45.5
+    with pytest.raises(TooManyLoginsError) as refused:
+        throttle.check("a")
+    assert refused.value.retry_after == 15
+    now[0] = 60
+    throttle.check("a")  # the first failure is a window old
+    throttle.forget("a")
+    throttle.fail("a")
+    throttle.check("a")
+
+
+def test_the_throttle_and_the_sessions_stay_bounded():
+    now = [0.0]
+    throttle = LoginThrottle(lambda: now[0], limit=2, window=60, clients=100)
+    for client in range(1000):
+        throttle.fail(str(client))
+        throttle.fail(str(client))
+    with pytest.raises(TooManyLoginsError):
+        throttle.check("999")
+    throttle.check("0")  # forgotten: the least recent of more clients than are remembered
+    sessions = Sessions(lambda: now[0], seconds=60, limit=100)
+    opened = [sessions.open() for _ in range(1000)]
+    assert sessions.is_open(opened[-1]) and not sessions.is_open(opened[0])
 
 
 @pytest.mark.parametrize("target, root, local", [
@@ -87,6 +162,8 @@ def test_a_host_can_plug_in_its_own_check(tmp_path, world):
     with TestClient(app, follow_redirects=False) as client:
         assert client.get("/stories", headers={"x-airflow-user": "analyst"}).status_code == 200
         assert client.get("/stories").status_code == 401  # no login page of its own to send browsers to
+        assert client.get("/openapi.json").status_code == 401
+        assert client.get("/openapi.json", headers={"x-airflow-user": "analyst"}).status_code == 200
         assert client.get("/login").status_code == 404
         assert client.get("/stories", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 401
     app.state.engine.dispose()
