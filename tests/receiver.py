@@ -6,16 +6,19 @@ import base64
 import json
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class WebhookReceiver:
-    """Records every POST with the status it was answered with (``status``, 200 by default).
-    Use as a context manager; ``port`` 0 picks a free one."""
+    """Records every POST with the status it was answered with (``status``, 200 by default);
+    ``on_post``, if set, is called with each before it is answered. Use as a context manager;
+    ``port`` 0 picks a free one."""
 
     def __init__(self, port: int = 0) -> None:
         self.posts: list[dict] = []
         self.status = 200
+        self.on_post: Callable[[dict], None] | None = None  # runs before each answer
         self._lock = threading.Lock()
         receiver = self
 
@@ -31,8 +34,10 @@ class WebhookReceiver:
                     payload = {"raw": body.decode("utf-8", "replace")}
                 with receiver._lock:
                     status = receiver.status
-                    receiver.posts.append({"path": self.path, "body": payload, "status": status,
-                                           "received_at": time.time()})
+                    post = {"path": self.path, "body": payload, "status": status, "received_at": time.time()}
+                    receiver.posts.append(post)
+                if receiver.on_post is not None:
+                    receiver.on_post(post)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -15,7 +15,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 import pipeline.dispatch
 from pipeline.cli import main
@@ -23,6 +23,7 @@ from pipeline.dispatch import deliver_alerts
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.outbox import CLAIM_TIMEOUT, claim
+from pipeline.storage.schema import Alert
 from tests.receiver import WebhookReceiver
 from tests.world import ARTICLES, write_feed_list
 
@@ -178,3 +179,31 @@ def test_two_deliverers_at_once_send_each_alert_once(queued):
             thread.join()
     assert sum(r.sent for r in reports) == len(SUMMIT_STORIES) - 1  # the claimed one waits
     assert len(keys(receiver)) == len(set(keys(receiver))) == len(SUMMIT_STORIES) - 1
+
+
+SETTLE = timedelta(minutes=20)  # how the safety net's timer runs call it (dags/newswatch_alerts.py)
+
+
+@pytest.mark.parametrize("queued", ["sqlite_url", "postgres_url"], indirect=True)
+def test_a_slow_receiver_leaves_no_stale_claim_for_the_safety_net_to_send_again(queued):
+    """The receiver takes nine minutes per alert (a fake clock: eighteen alerts held for the
+    30 s delivery timeout take as long). Each claim and each mark carries its own time, so the
+    safety net's timer run, coming while the last alert is out, finds that claim fresh."""
+    now = {"t": at(0)()}
+    nets = []
+    with WebhookReceiver() as receiver:
+        def slow(post: dict) -> None:
+            now["t"] += timedelta(minutes=9)
+            if len(receiver.posts) == len(SUMMIT_STORIES) and not nets:
+                nets.append("running")
+                nets.append(deliver_alerts(settings(receiver.url), clock=lambda: now["t"], settled=SETTLE))
+
+        receiver.on_post = slow
+        report = deliver_alerts(settings(receiver.url), clock=lambda: now["t"])
+    assert report.sent == len(SUMMIT_STORIES) and nets[1].sent == 0
+    assert len(keys(receiver)) == len(set(keys(receiver))) == len(SUMMIT_STORIES)
+    with open_database(queued) as engine, engine.connect() as connection:
+        sent = connection.execute(select(Alert.claimed_at, Alert.sent_at).where(Alert.state == "sent")
+                                  .order_by(Alert.sent_at)).all()
+    minutes = [[round((moment - at(0)()).total_seconds() / 60) for moment in row] for row in sent]
+    assert minutes == [[9 * n, 9 * (n + 1)] for n in range(len(SUMMIT_STORIES))]
