@@ -98,7 +98,7 @@ def _send(engine, alert: dict, rule: Rule, message: Message, settings: Settings,
     for url in urls:
         if target_key(url) in delivered:
             continue  # took it on an earlier attempt: a retry goes only where it failed
-        outcome = send(url, message.title, message.body, document)
+        outcome = send(url, message.title, message.body, document, settings=settings)
         if outcome.sent:
             delivered.add(target_key(url))
         else:

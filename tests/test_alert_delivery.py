@@ -24,7 +24,7 @@ from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.outbox import CLAIM_TIMEOUT, claim
 from pipeline.storage.schema import Alert
-from tests.receiver import WebhookReceiver
+from tests.receiver import WebhookReceiver, flood, redirect, trickle_headers
 from tests.world import ARTICLES, write_feed_list
 
 SUMMIT_STORIES = {a["story"] for a in ARTICLES if a["summit"]}
@@ -76,6 +76,25 @@ def sqlite_url(tmp_path) -> str:
 
 def settings(*urls: str, **overrides) -> Settings:
     return Settings.load(alert_urls=",".join(urls), alert_backoff=60, **overrides)
+
+
+@pytest.mark.parametrize("misbehaving, reason", [
+    ("redirect", "receiver redirected to http://127.0.0.2:"),
+    ("flood", "error=500"),
+    ("trickle", "no complete answer within 1 s (NEWSWATCH_DELIVERY_TIMEOUT); cut off"),
+])
+def test_a_misbehaving_receiver_leaves_each_alert_to_retry_with_the_reason(queued, misbehaving, reason):
+    """A receiver redirecting to an address we refuse (the cloud's metadata service, in
+    production), flooding 1 GiB of error, or trickling its headers: nothing is marked sent."""
+    with WebhookReceiver(host="127.0.0.2") as metadata, WebhookReceiver() as receiver:
+        receiver.answer = {"redirect": redirect(302, f"http://{metadata.address}/latest/meta-data/iam/"),
+                           "flood": flood(1024 ** 3), "trickle": trickle_headers(0.5)}[misbehaving]
+        report = deliver_alerts(settings(receiver.url, delivery_timeout=1), clock=at(0))
+    assert (report.sent, report.retrying) == (0, len(SUMMIT_STORIES))
+    waiting = rows(queued, "select * from alerts where sequence = 0 and state != 'merged'")
+    assert {(r["state"], r["attempts"]) for r in waiting} == {("pending", 1)}
+    assert all(reason in r["last_error"] for r in waiting)
+    assert len(receiver.posts) == len(SUMMIT_STORIES) and metadata.posts == []
 
 
 def test_a_failing_receiver_is_retried_with_backoff_and_gets_each_alert_once(queued):
