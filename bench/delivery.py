@@ -1,7 +1,7 @@
 """Alert delivery against receivers that misbehave: what each costs the delivering process.
 
 Real receivers on loopback (127.0.0.1 allowed, 127.0.0.2 standing for a private address
-such as 10.0.0.7 or 169.254.169.254): redirects to 127.0.0.2, a 1 GiB error body, headers
+such as 10.0.0.7 or 169.254.169.254): redirects to 127.0.0.2, a 1 GiB body (an error's, a redirect's), headers
 and a body trickled one byte per 0.5 s, an SMTP server trickling its greeting. Each
 delivery runs in a child process of its own, which reports the outcome, the seconds it
 took and how far it raised the process's peak resident memory. For comparison, the 1 GiB
@@ -67,6 +67,7 @@ def cases(elsewhere: WebhookReceiver) -> list[tuple[str, object, bool]]:
             ("307 to 127.0.0.2 (re-POST)", redirect(307, f"http://{elsewhere.address}/hook"), False),
             ("500 with a 1 GiB body", flood(GIB), False),
             ("500 with a 1 GiB body, plain Apprise", flood(GIB), True),
+            ("302 to 127.0.0.2 with a 1 GiB body", flood(GIB, 302, f"http://{elsewhere.address}/"), False),
             ("headers trickled, 1 byte / 0.5 s", trickle_headers(0.5), False),
             ("body trickled, 1 byte / 0.5 s", trickle_body(0.5), False)]
 
