@@ -86,8 +86,8 @@ def notify_operators(context: dict[str, Any]) -> None:
         f"Log: {getattr(ti, 'log_url', '')}",
     ])
     log.error("%s\n%s", title, body)
-    urls = Settings.load().operator_alert_urls
-    if urls:
-        outcome = send_message(urls, title, body)
+    settings = Settings.load()
+    if settings.operator_alert_urls:
+        outcome = send_message(settings.operator_alert_urls, title, body, settings=settings)
         if not outcome.sent:
             log.error("operator alert not delivered: %s", outcome.error)

@@ -56,8 +56,7 @@ def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = 
     counts = {"sent": 0, "retrying": 0, "failed": 0, "held": 0}
     previews = []
     with open_database(settings.database_url) as engine:
-        now = clock()
-        for alert in due_alerts(engine, now, settled=settled):
+        for alert in due_alerts(engine, clock(), settled=settled):
             rule = rules.get(alert["rule"])
             if rule is None:
                 continue  # a rule taken out of the topics file: its alerts wait for it
@@ -65,9 +64,12 @@ def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = 
             if dry_run:
                 previews.append(message)
                 continue
-            if not claim(engine, alert["id"], now):
+            # The time is taken per claim and per mark, not once per run: sends before this
+            # one may have taken minutes, and a back-dated claim would look stale to
+            # another deliverer at once (which would send the alert again).
+            if not claim(engine, alert["id"], clock(), attempts=alert["attempts"]):
                 continue
-            outcome = _send(engine, alert, rule, message, settings, send, now)
+            outcome = _send(engine, alert, rule, message, settings, send, clock)
             counts[outcome] += 1
     return DeliveryReport(**counts, previews=tuple(previews))
 
@@ -81,14 +83,14 @@ def _compose(engine, alert: dict, rule: Rule, settings: Settings) -> Message:
 
 
 def _send(engine, alert: dict, rule: Rule, message: Message, settings: Settings, send: Sender,
-          now: datetime) -> str:
+          clock: Callable[[], datetime]) -> str:
     urls = rule.urls or settings.alert_urls
     if not urls:
-        record_attempt(engine, alert["id"], now, ok=False, error="no alert URLs configured: kept in the database",
-                       state="held")
+        record_attempt(engine, alert["id"], clock(), ok=False,
+                       error="no alert URLs configured: kept in the database", state="held")
         return "held"
     if alert["sequence"] > 0 and not message.document["articles"]:
-        record_attempt(engine, alert["id"], now, ok=True, error="nothing new to report", state="sent")
+        record_attempt(engine, alert["id"], clock(), ok=True, error="nothing new to report", state="sent")
         return "sent"
     delivered = set(alert["delivered_to"] or ())
     errors = []
@@ -96,11 +98,12 @@ def _send(engine, alert: dict, rule: Rule, message: Message, settings: Settings,
     for url in urls:
         if target_key(url) in delivered:
             continue  # took it on an earlier attempt: a retry goes only where it failed
-        outcome = send(url, message.title, message.body, document)
+        outcome = send(url, message.title, message.body, document, settings=settings)
         if outcome.sent:
             delivered.add(target_key(url))
         else:
             errors.append(outcome.error or "not delivered")
+    now = clock()  # when the sends ended, however long the receivers took
     if not errors:
         record_attempt(engine, alert["id"], now, ok=True, error=None, state="sent", delivered_to=delivered)
         log.info("alert=%s rule=%s story=%s sent", alert["id"], alert["rule"], alert["story_id"])

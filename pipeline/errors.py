@@ -8,7 +8,7 @@ feed or article; anything else is a bug and is allowed to surface.
     NewswatchError
     ├── SettingsError            a NEWSWATCH_* variable or a seed file is invalid
     ├── FetchError               a request did not give a usable body (has ``url``)
-    │   ├── PrivateAddressError      the host resolves to a refused address
+    │   ├── PrivateAddressError      the host resolves to a refused address (feeds, pages, alert receivers)
     │   ├── RobotsDisallowedError    robots.txt forbids the URL for our User-Agent
     │   ├── RedirectError            a redirect loop, too many hops, or a bad Location
     │   ├── FetchTimeoutError        connect, read or the total deadline expired

@@ -102,6 +102,7 @@ class Settings:
     digest_window: float = 3600.0
     alert_attempts: int = 6
     alert_backoff: float = 60.0
+    delivery_timeout: float = 30.0
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -236,6 +237,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "digest_window": _seconds(),
     "alert_attempts": _positive(int),
     "alert_backoff": _seconds(allow_zero=True),
+    "delivery_timeout": _seconds(),
 }
 
 

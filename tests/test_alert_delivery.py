@@ -15,7 +15,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 import pipeline.dispatch
 from pipeline.cli import main
@@ -23,7 +23,8 @@ from pipeline.dispatch import deliver_alerts
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.outbox import CLAIM_TIMEOUT, claim
-from tests.receiver import WebhookReceiver
+from pipeline.storage.schema import Alert
+from tests.receiver import WebhookReceiver, flood, redirect, trickle_headers
 from tests.world import ARTICLES, write_feed_list
 
 SUMMIT_STORIES = {a["story"] for a in ARTICLES if a["summit"]}
@@ -75,6 +76,25 @@ def sqlite_url(tmp_path) -> str:
 
 def settings(*urls: str, **overrides) -> Settings:
     return Settings.load(alert_urls=",".join(urls), alert_backoff=60, **overrides)
+
+
+@pytest.mark.parametrize("misbehaving, reason", [
+    ("redirect", "receiver redirected to http://127.0.0.2:"),
+    ("flood", "error=500"),
+    ("trickle", "no complete answer within 1 s (NEWSWATCH_DELIVERY_TIMEOUT); cut off"),
+])
+def test_a_misbehaving_receiver_leaves_each_alert_to_retry_with_the_reason(queued, misbehaving, reason):
+    """A receiver redirecting to an address we refuse (the cloud's metadata service, in
+    production), flooding 1 GiB of error, or trickling its headers: nothing is marked sent."""
+    with WebhookReceiver(host="127.0.0.2") as metadata, WebhookReceiver() as receiver:
+        receiver.answer = {"redirect": redirect(302, f"http://{metadata.address}/latest/meta-data/iam/"),
+                           "flood": flood(1024 ** 3), "trickle": trickle_headers(0.5)}[misbehaving]
+        report = deliver_alerts(settings(receiver.url, delivery_timeout=1), clock=at(0))
+    assert (report.sent, report.retrying) == (0, len(SUMMIT_STORIES))
+    waiting = rows(queued, "select * from alerts where sequence = 0 and state != 'merged'")
+    assert {(r["state"], r["attempts"]) for r in waiting} == {("pending", 1)}
+    assert all(reason in r["last_error"] for r in waiting)
+    assert len(receiver.posts) == len(SUMMIT_STORIES) and metadata.posts == []
 
 
 def test_a_failing_receiver_is_retried_with_backoff_and_gets_each_alert_once(queued):
@@ -178,3 +198,31 @@ def test_two_deliverers_at_once_send_each_alert_once(queued):
             thread.join()
     assert sum(r.sent for r in reports) == len(SUMMIT_STORIES) - 1  # the claimed one waits
     assert len(keys(receiver)) == len(set(keys(receiver))) == len(SUMMIT_STORIES) - 1
+
+
+SETTLE = timedelta(minutes=20)  # how the safety net's timer runs call it (dags/newswatch_alerts.py)
+
+
+@pytest.mark.parametrize("queued", ["sqlite_url", "postgres_url"], indirect=True)
+def test_a_slow_receiver_leaves_no_stale_claim_for_the_safety_net_to_send_again(queued):
+    """The receiver takes nine minutes per alert (a fake clock: eighteen alerts held for the
+    30 s delivery timeout take as long). Each claim and each mark carries its own time, so the
+    safety net's timer run, coming while the last alert is out, finds that claim fresh."""
+    now = {"t": at(0)()}
+    nets = []
+    with WebhookReceiver() as receiver:
+        def slow(post: dict) -> None:
+            now["t"] += timedelta(minutes=9)
+            if len(receiver.posts) == len(SUMMIT_STORIES) and not nets:
+                nets.append("running")
+                nets.append(deliver_alerts(settings(receiver.url), clock=lambda: now["t"], settled=SETTLE))
+
+        receiver.on_post = slow
+        report = deliver_alerts(settings(receiver.url), clock=lambda: now["t"])
+    assert report.sent == len(SUMMIT_STORIES) and nets[1].sent == 0
+    assert len(keys(receiver)) == len(set(keys(receiver))) == len(SUMMIT_STORIES)
+    with open_database(queued) as engine, engine.connect() as connection:
+        sent = connection.execute(select(Alert.claimed_at, Alert.sent_at).where(Alert.state == "sent")
+                                  .order_by(Alert.sent_at)).all()
+    minutes = [[round((moment - at(0)()).total_seconds() / 60) for moment in row] for row in sent]
+    assert minutes == [[9 * n, 9 * (n + 1)] for n in range(len(SUMMIT_STORIES))]

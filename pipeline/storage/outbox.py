@@ -93,22 +93,29 @@ def due_alerts(engine: Engine, now: datetime, limit: int = 100,
     first = aliased(Alert)
     alert_sent = (select(first.id).where(first.rule == Alert.rule, first.story_id == Alert.story_id,
                                          first.sequence == 0, first.state == "sent").exists())
-    ready = and_(or_(and_(Alert.state == "pending", Alert.next_attempt_at <= now, Alert.not_before <= now),
-                     and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT)),
-                 or_(and_(Alert.sequence == 0, Alert.created_at <= now - settled), alert_sent))
+    ready = and_(_is_free(now), or_(and_(Alert.sequence == 0, Alert.created_at <= now - settled), alert_sent))
     with storage_errors(engine.connect) as connection:
         rows = connection.execute(select(Alert).where(ready)
                                   .order_by(Alert.not_before, Alert.id).limit(limit)).all()
     return [dict(row._mapping) for row in rows]
 
 
-def claim(engine: Engine, alert_id: int, now: datetime) -> bool:
-    """Take an alert for sending; False if another deliverer has it."""
-    free = or_(Alert.state == "pending", and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT))
+def claim(engine: Engine, alert_id: int, now: datetime, *, attempts: int | None = None) -> bool:
+    """Take an alert for sending at ``now`` (the time of the claim, never earlier); False if
+    another deliverer has it, or it is not due. With ``attempts`` (as the caller read the
+    row), also False if another deliverer has tried it since: the caller's copy is stale."""
+    taken = [Alert.id == alert_id, _is_free(now)]
+    if attempts is not None:
+        taken.append(Alert.attempts == attempts)
     with storage_errors(engine.begin) as connection:
-        result = connection.execute(update(Alert).where(Alert.id == alert_id, free)
-                                    .values(state="sending", claimed_at=now))
+        result = connection.execute(update(Alert).where(*taken).values(state="sending", claimed_at=now))
     return result.rowcount == 1
+
+
+def _is_free(now: datetime):
+    """Pending and due, or claimed so long ago that the claimer died."""
+    return or_(and_(Alert.state == "pending", Alert.next_attempt_at <= now, Alert.not_before <= now),
+               and_(Alert.state == "sending", Alert.claimed_at < now - CLAIM_TIMEOUT))
 
 
 def record_attempt(engine: Engine, alert_id: int, now: datetime, *, ok: bool, error: str | None,

@@ -6,13 +6,16 @@ import base64
 import json
 
 from pipeline.delivery import send_alert, send_message, target_key
+from pipeline.settings import Settings
 from tests.mailbox import Mailbox
 from tests.receiver import WebhookReceiver
+
+LOOPBACK = Settings.load(environ={}, allowed_private_hosts="127.0.0.1")  # where the test receivers listen
 
 
 def test_a_message_reaches_a_json_webhook():
     with WebhookReceiver() as receiver:
-        outcome = send_message([receiver.url], "newswatch: test", "line one\nline two")
+        outcome = send_message([receiver.url], "newswatch: test", "line one\nline two", settings=LOOPBACK)
     assert outcome.sent and outcome.error is None
     assert [p["body"]["title"] for p in receiver.posts] == ["newswatch: test"]
     assert receiver.posts[0]["body"]["message"] == "line one\nline two"
@@ -21,24 +24,25 @@ def test_a_message_reaches_a_json_webhook():
 def test_a_failing_receiver_is_reported_not_raised():
     with WebhookReceiver() as receiver:
         receiver.status = 500
-        outcome = send_message([receiver.url], "t", "b")
+        outcome = send_message([receiver.url], "t", "b", settings=LOOPBACK)
     assert not outcome.sent and "delivery failed" in outcome.error
     assert len(receiver.posts) == 1
 
 
 def test_an_unusable_url_is_named_without_its_secrets():
-    outcome = send_message(["nosuchservice://user:secret@example.test/x"], "t", "b")
+    outcome = send_message(["nosuchservice://user:secret@example.test/x"], "t", "b", settings=LOOPBACK)
     assert not outcome.sent and "nosuchservice://example.test/" in outcome.error
     assert "secret" not in outcome.error
 
 
 def test_nothing_configured():
-    assert send_message([], "t", "b").error == "no Apprise URL configured"
+    assert send_message([], "t", "b", settings=LOOPBACK).error == "no Apprise URL configured"
 
 
 def test_an_alert_to_a_json_webhook_carries_the_structured_document():
     with WebhookReceiver() as receiver:
-        outcome = send_alert(receiver.url, "newswatch: alert", "[de] Gipfel\nzweite Zeile", '{"kind": "alert"}')
+        outcome = send_alert(receiver.url, "newswatch: alert", "[de] Gipfel\nzweite Zeile", '{"kind": "alert"}',
+                             settings=LOOPBACK)
     assert outcome.sent
     [post] = receiver.posts
     assert post["body"]["message"] == "[de] Gipfel\nzweite Zeile"
@@ -49,7 +53,8 @@ def test_an_alert_to_a_json_webhook_carries_the_structured_document():
 
 def test_an_alert_by_email_is_plain_text_with_its_lines():
     with Mailbox() as mailbox:
-        outcome = send_alert(mailbox.url, "newswatch: Саміт", "[uk] Саміт на Алясці\n<b>not markup</b>", "{}")
+        outcome = send_alert(mailbox.url, "newswatch: Саміт", "[uk] Саміт на Алясці\n<b>not markup</b>", "{}",
+                             settings=LOOPBACK)
     assert outcome.sent
     [mail] = mailbox.messages
     assert mail["Subject"] == "newswatch: Саміт" and mail["To"] == "desk@example.test"
@@ -59,9 +64,9 @@ def test_an_alert_by_email_is_plain_text_with_its_lines():
 def test_a_failed_alert_says_why_in_apprises_words():
     with WebhookReceiver() as receiver:
         receiver.status = 503
-        outcome = send_alert(receiver.url, "t", "b", "{}")
+        outcome = send_alert(receiver.url, "t", "b", "{}", settings=LOOPBACK)
     assert not outcome.sent and outcome.error.startswith("json://127.0.0.1:") and "503" in outcome.error
-    refused = send_alert("json://127.0.0.1:9/x", "t", "b", "{}")
+    refused = send_alert("json://127.0.0.1:9/x", "t", "b", "{}", settings=LOOPBACK)
     assert not refused.sent and "Connection" in refused.error
 
 

@@ -18,6 +18,7 @@ def test_defaults_are_the_embedded_setup():
     assert settings.host_delay == 1.0 and settings.fetch_timeout == 30.0
     assert settings.max_body_bytes == 10 * 1024 * 1024
     assert settings.alert_urls == () and settings.allowed_private_hosts.networks == ()
+    assert settings.delivery_timeout == 30.0
 
 
 def test_environment_is_read_and_overrides_win():
@@ -55,6 +56,8 @@ def test_database_urls_are_normalised_to_our_driver(given, stored):
     ("NEWSWATCH_ALERT_URLS", "ops@example.test", "not an Apprise URL"),
     ("NEWSWATCH_ALLOWED_PRIVATE_HOSTS", "10.0.0.0/33,bad host!", "NEWSWATCH_ALLOWED_PRIVATE_HOSTS"),
     ("NEWSWATCH_WEB_URL", "ftp://x", "NEWSWATCH_WEB_URL='ftp://x'"),
+    ("NEWSWATCH_DELIVERY_TIMEOUT", "0", "NEWSWATCH_DELIVERY_TIMEOUT='0' is invalid: must be more than zero"),
+    ("NEWSWATCH_DELIVERY_TIMEOUT", "a while", "NEWSWATCH_DELIVERY_TIMEOUT='a while' is invalid: not a duration"),
 ])
 def test_a_bad_value_names_the_variable(variable, value, message):
     with pytest.raises(SettingsError, match=message.replace("+", r"\+").replace("?", r"\?")):

@@ -11,7 +11,8 @@ from sqlalchemy import func, insert, select
 
 from pipeline.alerts import Rule
 from pipeline.storage.engine import create_database_engine, migrate
-from pipeline.storage.outbox import Labelled, due_alerts, queue_alerts, record_attempt, repoint_alerts
+from pipeline.storage.outbox import (CLAIM_TIMEOUT, Labelled, claim, due_alerts, queue_alerts, record_attempt,
+                                     repoint_alerts)
 from pipeline.storage.schema import Alert, Story
 from pipeline.topics import ConceptMatch
 
@@ -107,3 +108,19 @@ def test_a_settling_deliverer_leaves_fresh_news_for_the_polls_own_run(engine):
     settled = timedelta(minutes=20)
     assert [a["story_id"] for a in due_alerts(engine, T0 + timedelta(minutes=25), settled=settled)] == [1]
     assert [a["story_id"] for a in due_alerts(engine, T0 + timedelta(minutes=35), settled=settled)] == [1, 2]
+
+
+def test_a_claim_is_dated_when_it_is_made_and_taken_only_when_due_and_unchanged(engine):
+    queue(engine, labelled(1))
+    [alert] = due_alerts(engine, T0)
+    late = T0 + CLAIM_TIMEOUT + timedelta(minutes=5)  # a deliverer whose earlier sends were slow
+    assert claim(engine, alert["id"], late, attempts=alert["attempts"]) is True
+    with engine.connect() as connection:
+        assert connection.execute(select(Alert.claimed_at)).scalar_one() == late
+    assert claim(engine, alert["id"], late + timedelta(minutes=1)) is False  # fresh: taken
+    record_attempt(engine, alert["id"], late, ok=False, error="HTTP 500", state="pending",
+                   next_attempt=late + timedelta(minutes=1))
+    assert claim(engine, alert["id"], late) is False  # waiting for its retry
+    # Another deliverer read the row before that attempt: its copy is stale, so it stays out.
+    assert claim(engine, alert["id"], late + timedelta(minutes=2), attempts=alert["attempts"]) is False
+    assert claim(engine, alert["id"], late + timedelta(minutes=2), attempts=alert["attempts"] + 1) is True
