@@ -43,6 +43,7 @@ from pipeline.storage.outbox import list_alerts, retry_alert
 from pipeline.storage.repository import Repository
 from pipeline.storage.search import SearchFilter, search_articles
 from pipeline.storage.upkeep import last_maintenance
+from pipeline.storage.schema import FIRST_DAY, LAST_DAY, MAX_ID
 from pipeline.tables import alerts_table, feeds_table, search_table, story_table, summary_table, when
 from pipeline.terminal import markup_text, plain_text
 
@@ -101,21 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     alerts = commands.add_parser("alerts", parents=[common], help="alerts and their delivery state")
     alerts.add_argument("--state", choices=("pending", "sending", "sent", "failed", "held", "merged"))
-    alerts.add_argument("--limit", type=int, default=50)
-    alerts.add_argument("--retry", type=int, metavar="ID", help="put a failed alert back in the queue")
+    alerts.add_argument("--limit", type=_count, default=50)
+    alerts.add_argument("--retry", type=_id, metavar="ID", help="put a failed alert back in the queue")
     alerts.add_argument("--deliver", action="store_true", help="send what is due now")
     alerts.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
     alerts.set_defaults(handler=command_alerts)
 
     stories = commands.add_parser("stories", parents=[common], help="story clusters and their articles")
-    stories.add_argument("--limit", type=int, default=20, help="how many stories (most recent first)")
-    stories.add_argument("--min-articles", type=int, default=1, help="only stories with this many articles")
+    stories.add_argument("--limit", type=_count, default=20, help="how many stories (most recent first)")
+    stories.add_argument("--min-articles", type=_count, default=1, help="only stories with this many articles")
     stories.add_argument("--topic", help="only stories with an article on this topic (e.g. summit)")
     stories.add_argument("--format", choices=("table", "json"), default="table")
     stories.set_defaults(handler=command_stories)
 
     show = commands.add_parser("show", parents=[common], help="one article: labels, copies, versions, story")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_id)
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.set_defaults(handler=command_show)
 
@@ -128,12 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--lang", help="only this language (ISO 639-1, or und)")
     search.add_argument("--outlet", help="only this outlet")
     search.add_argument("--topic", help="only articles labelled with this topic (e.g. summit)")
-    search.add_argument("--story", type=int, metavar="ID", help="only articles of this story")
+    search.add_argument("--story", type=_id, metavar="ID", help="only articles of this story")
     search.add_argument("--since", type=_timestamp, help="published at or after (ISO date or time)")
     search.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
     search.add_argument("--min-similarity", type=float, metavar="X", help="baseline similarity at least X")
     search.add_argument("--order", choices=("relevance", "date"), default="relevance")
-    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--limit", type=_count, default=20)
     search.add_argument("--format", choices=("table", "json", "csv"), default="table")
     search.set_defaults(handler=command_search)
 
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--topic", help="only articles labelled with this topic (e.g. summit)")
     export.add_argument("--since", type=_timestamp, help="published at or after (ISO date or time)")
     export.add_argument("--until", type=_timestamp, help="published before (ISO date or time)")
-    export.add_argument("--limit", type=int)
+    export.add_argument("--limit", type=_count)
     export.set_defaults(handler=command_export)
 
     serve = commands.add_parser("serve", parents=[common],
@@ -336,7 +337,29 @@ def _timestamp(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or time") from None
+    if not FIRST_DAY <= value.date() <= LAST_DAY:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside {FIRST_DAY} to {LAST_DAY}")
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _number(text: str, *, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not least <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text!r} is outside {least} to {MAX_ID}")
+    return value
+
+
+def _id(text: str) -> int:
+    """An article, story or alert id: what both databases can hold."""
+    return _number(text, least=1)
+
+
+def _count(text: str) -> int:
+    """A limit or a minimum: zero or more, no larger than an id."""
+    return _number(text, least=0)
 
 
 def _safe_url(url: str) -> str:

@@ -99,4 +99,5 @@ def target_key(url: str) -> str:
 def redact_url(url: str) -> str:
     """The scheme and host of a URL, without the secrets Apprise URLs often carry."""
     scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/')[0].split('@')[-1]}/…"
+    authority = rest.split("?")[0].split("#")[0].split("/")[0]  # the query may hold addresses with @
+    return f"{scheme}://{authority.split('@')[-1]}/…"

@@ -43,13 +43,8 @@ from pipeline.errors import (
 )
 from pipeline.models import FetchResult
 from pipeline.settings import Settings
-from pipeline.transport import (  # noqa: F401  (is_public_address: the guard's rule, for callers)
-    GuardedTransport,
-    Resolver,
-    is_public_address,
-    request_deadline,
-    resolve_host,
-)
+from pipeline.addresses import is_public_address  # noqa: F401  (the guard's rule, for callers)
+from pipeline.transport import GuardedTransport, Resolver, request_deadline, resolve_host
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
 """The connection layer under ``Fetcher``: which addresses may be reached, and how long a
 request may take.
 
-Every connection resolves its host once, checks each address it got (loopback, private,
-link-local, site-local, multicast, reserved, unspecified and anything else that is not
-global are refused, also inside IPv4-mapped, 6to4, NAT64 and Teredo IPv6 addresses),
-and connects to the address it checked — never to whatever a second lookup says — so
+Every connection resolves its host once, checks each address it got against the address
+guard (``pipeline.addresses``: nothing that is not global unicast), and connects to the address it checked — never to whatever a second lookup says — so
 neither DNS rebinding nor a difference between two IDNA encodings can slip a request
 past the check. The host name itself still goes into TLS (SNI) and the Host header.
 
@@ -28,12 +26,11 @@ from contextlib import contextmanager
 import httpcore
 import httpx
 
-from pipeline.errors import PrivateAddressError
+from pipeline.addresses import Address, check_addresses
+from pipeline.errors import PrivateAddressError  # noqa: F401  (raised through check_addresses)
 from pipeline.settings import PrivateHostAllowance
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("newswatch_deadline", default=None)
 
@@ -42,32 +39,6 @@ def resolve_host(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (the system resolver)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [info[4][0] for info in infos]
-
-
-def is_public_address(address: Address) -> bool:
-    """True only for global unicast addresses, looking inside IPv6 forms that carry IPv4."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded:
-            return all(is_public_address(inner) for inner in embedded)
-        if address.is_site_local:  # fec0::/10, deprecated but still routed inside some networks
-            return False
-    return address.is_global and not (
-        address.is_multicast or address.is_reserved or address.is_loopback
-        or address.is_link_local or address.is_unspecified or address.is_private
-    )
-
-
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
-    if address.ipv4_mapped is not None:
-        return (address.ipv4_mapped,)
-    if address.sixtofour is not None:
-        return (address.sixtofour,)
-    if address.teredo is not None:
-        return address.teredo
-    if address in NAT64:
-        return (ipaddress.IPv4Address(int(address) & 0xFFFFFFFF),)
-    return ()
 
 
 @contextmanager
@@ -151,11 +122,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                 raise httpcore.ConnectError(f"cannot resolve {bare}: {error}") from None
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {bare}: no addresses")
-        if self._allowance.allows_host(bare):
-            return addresses
-        for address in addresses:
-            if not (is_public_address(address) or self._allowance.allows_address(address)):
-                raise PrivateAddressError(bare, f"refused: {bare} resolves to non-public address {address}")
+        check_addresses(bare, bare, [str(a) for a in addresses], self._allowance)
         return addresses
 
     def sleep(self, seconds: float) -> None:

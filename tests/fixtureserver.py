@@ -4,7 +4,7 @@ Files under ``tests/fixtures/world`` are served at their relative path, with ``{
 replaced by the server's own address. Feeds and pages carry an ETag and a
 Last-Modified and answer conditional requests with 304, like a well-behaved outlet.
 Every request is counted per path. Paths under ``/fault/`` misbehave on purpose; paths
-under ``/hostile/`` serve what the real internet sends (``tests/hostile.py``).
+under ``/wild/`` serve what the real internet sends (``tests/hostile.py``).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _handler_for(server: FixtureServer) -> type[BaseHTTPRequestHandler]:
             server.record(path, {k.lower(): v for k, v in self.headers.items()})
             if path == "/robots.txt":
                 return self.send_body(server.robots, "text/plain")
-            if path.startswith("/hostile/"):
+            if path.startswith("/wild/"):
                 return hostile.serve(self, server, self.path)
             if path.startswith("/fault/"):
                 fault = FAULTS.get(path.removeprefix("/fault/"))

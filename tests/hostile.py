@@ -1,4 +1,4 @@
-"""What the real internet sends, served by the fixture server under ``/hostile/``: feeds
+"""What the real internet sends, served by the fixture server under ``/wild/``: feeds
 and pages that once stopped a cycle, lost a feed's articles or held a poll for hours.
 
 Feeds: ``zero-date.xml`` (Go CMSs date undated pages 0001-01-01), ``surrogate.xml``
@@ -53,35 +53,35 @@ def _date(index: int) -> str:
 
 
 def _zero_date(handler, server, query) -> None:
-    items = [("Undated by Hugo", "hostile/page/zero-1", "Mon, 01 Jan 0001 00:00:00 +0000"),
-             ("Dated far ahead", "hostile/page/zero-2", "Fri, 31 Dec 9999 23:59:59 GMT"),
-             ("Dated properly", "hostile/page/zero-3", _date(1))]
+    items = [("Undated by Hugo", "wild/page/zero-1", "Mon, 01 Jan 0001 00:00:00 +0000"),
+             ("Dated far ahead", "wild/page/zero-2", "Fri, 31 Dec 9999 23:59:59 GMT"),
+             ("Dated properly", "wild/page/zero-3", _date(1))]
     handler.send_body(rss(items, server), "application/rss+xml")
 
 
 def _surrogate(handler, server, query) -> None:
-    items = [("Lone &#xD800; surrogate &#0; and &#55296;", "hostile/page/surrogate-1", _date(2)),
-             ("Plain neighbour", "hostile/page/surrogate-2", _date(3))]
+    items = [("Lone &#xD800; surrogate &#0; and &#55296;", "wild/page/surrogate-1", _date(2)),
+             ("Plain neighbour", "wild/page/surrogate-2", _date(3))]
     handler.send_body(rss(items, server), "application/rss+xml")
 
 
 def _poison(handler, server, query) -> None:
     keys = ["nul", "long-word", "vocabulary", "long-lang", "poison-ok-1", "poison-ok-2"]
-    handler.send_body(rss([(f"Poison {k}", f"hostile/page/{k}", _date(i)) for i, k in enumerate(keys)], server),
+    handler.send_body(rss([(f"Poison {k}", f"wild/page/{k}", _date(i)) for i, k in enumerate(keys)], server),
                       "application/rss+xml")
 
 
 def _refused(handler, server, query) -> None:
-    items = [(f"{REFUSED_TITLE} please", "hostile/page/refused-1", _date(1)),
-             ("Healthy one", "hostile/page/refused-2", _date(2)),
-             ("Healthy two", "hostile/page/refused-3", _date(3))]
+    items = [(f"{REFUSED_TITLE} please", "wild/page/refused-1", _date(1)),
+             ("Healthy one", "wild/page/refused-2", _date(2)),
+             ("Healthy two", "wild/page/refused-3", _date(3))]
     handler.send_body(rss(items, server), "application/rss+xml")
 
 
 def _many(handler, server, query) -> None:
     count = int(query.get("n", ["150"])[0])
     # Oldest first, as some feeds list them: the newest must still be taken first.
-    items = [(f"Item {i}", f"hostile/page/many-{i}", _date(i)) for i in range(count)]
+    items = [(f"Item {i}", f"wild/page/many-{i}", _date(i)) for i in range(count)]
     handler.send_body(rss(items, server), "application/rss+xml")
 
 
@@ -94,7 +94,7 @@ def _trickling_pages(handler, server, query) -> None:
 def _pages(handler, server, query) -> None:
     count = int(query.get("n", ["5"])[0])
     title = BUG_TITLE if "bug" in query else "Page"
-    items = [(f"{title} {i}", f"hostile/page/plain-{i}", _date(i)) for i in range(count)]
+    items = [(f"{title} {i}", f"wild/page/plain-{i}", _date(i)) for i in range(count)]
     handler.send_body(rss(items, server), "application/rss+xml")
 
 
@@ -135,9 +135,9 @@ ROUTES = {
 
 
 def serve(handler, server, path: str) -> None:
-    """Answer ``/hostile/...``."""
+    """Answer ``/wild/...``."""
     parts = urlsplit(path)
-    name = parts.path.removeprefix("/hostile/")
+    name = parts.path.removeprefix("/wild/")
     if name.startswith("page/"):
         return _page(handler, server, name.removeprefix("page/"))
     route = ROUTES.get(name)

@@ -19,15 +19,15 @@ from tests.hostile import BUG_TITLE, REFUSED_TITLE
 from tests.world import ARTICLES, FEEDS
 
 HOSTILE = {  # feed name -> path on the fixture server
-    "hostile-zero-date": "hostile/zero-date.xml",
-    "hostile-retry-after-huge": "hostile/retry-after-huge",
-    "hostile-retry-after-3e9": "hostile/retry-after-3e9",
-    "hostile-retry-after-9999": "hostile/retry-after-9999",
-    "hostile-surrogate": "hostile/surrogate.xml",
-    "hostile-poison": "hostile/poison.xml",
-    "hostile-bug": "hostile/pages.xml?n=2&bug=1",
+    "hostile-zero-date": "wild/zero-date.xml",
+    "hostile-retry-after-huge": "wild/retry-after-huge",
+    "hostile-retry-after-3e9": "wild/retry-after-3e9",
+    "hostile-retry-after-9999": "wild/retry-after-9999",
+    "hostile-surrogate": "wild/surrogate.xml",
+    "hostile-poison": "wild/poison.xml",
+    "hostile-bug": "wild/pages.xml?n=2&bug=1",
     "hostile-slow-headers": "fault/trickle-headers",
-    "hostile-trickling-pages": "hostile/trickling-pages.xml?n=30",
+    "hostile-trickling-pages": "wild/trickling-pages.xml?n=30",
 }
 POLL_BUDGET = 4.0
 FETCH_TIMEOUT = 1.0
@@ -194,7 +194,7 @@ def newswatch(monkeypatch, tmp_path, server, database_url):
 
 
 def test_a_huge_feed_is_taken_newest_first_over_several_polls(newswatch, capsys):
-    feeds = {"hostile-many": "hostile/many.xml?n=150"}
+    feeds = {"hostile-many": "wild/many.xml?n=150"}
     assert newswatch(feeds, "init") == 0
     taken = []
     for _ in range(3):
@@ -209,7 +209,7 @@ def test_a_huge_feed_is_taken_newest_first_over_several_polls(newswatch, capsys)
 
 
 def test_the_feeds_command_says_what_a_poll_left_for_later(newswatch, capsys):
-    feeds = {"hostile-many": "hostile/many.xml?n=30"}
+    feeds = {"hostile-many": "wild/many.xml?n=30"}
     assert newswatch(feeds, "init") == 0
     assert newswatch(feeds, "run", "--no-alerts", NEWSWATCH_MAX_ENTRIES="10") == 0
     capsys.readouterr()
@@ -229,7 +229,7 @@ REFUSING_TRIGGER = {
 
 
 def test_an_article_the_database_refuses_does_not_hold_the_others_hostage(newswatch, database_url):
-    feeds = {"hostile-refused": "hostile/refused.xml", FEEDS[0]["name"]: FEEDS[0]["path"]}
+    feeds = {"hostile-refused": "wild/refused.xml", FEEDS[0]["name"]: FEEDS[0]["path"]}
     assert newswatch(feeds, "init") == 0
     with newswatch.engine.begin() as connection:
         for statement in REFUSING_TRIGGER[newswatch.engine.dialect.name]:
@@ -247,7 +247,7 @@ def test_an_article_the_database_refuses_does_not_hold_the_others_hostage(newswa
 
 def test_a_crawl_delay_longer_than_the_budget_leaves_pages_for_later(newswatch, server):
     server.robots = b"User-agent: *\nCrawl-delay: 30\n"
-    feeds = {"hostile-crawl-delay": "hostile/pages.xml?n=5"}
+    feeds = {"hostile-crawl-delay": "wild/pages.xml?n=5"}
     assert newswatch(feeds, "init") == 0
     assert newswatch(feeds, "run", "--no-alerts") == 0
     poll = last_poll({"engine": newswatch.engine}, "hostile-crawl-delay")

@@ -7,7 +7,7 @@ it, and the README documents it for analysts. Times are stored in UTC.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import (
     JSON,
@@ -57,6 +57,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
+MAX_ID = 2**31 - 1  # the largest id both databases store (PostgreSQL keeps ids as integer)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # the days asked about: far from the calendar's ends
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

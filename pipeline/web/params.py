@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator, Field
 
 from pipeline.fulltext import MAX_QUERY_CHARS
+from pipeline.storage.schema import FIRST_DAY, LAST_DAY, MAX_ID
 from pipeline.web.views import SearchRequest
 
 
@@ -28,8 +29,6 @@ def _optional(kind: type, description: str, **limits):
     return Annotated[constrained | None, BeforeValidator(_blank_is_none), Query(description=description)]
 
 
-MAX_ID = 2**31 - 1  # the largest id both databases store (PostgreSQL keeps ids as integer)
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # far from the calendar's ends, for day arithmetic
 Day = _optional(date, f"a UTC day, ISO 8601 (YYYY-MM-DD), {FIRST_DAY} to {LAST_DAY}", ge=FIRST_DAY, le=LAST_DAY)
 ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="article id")]
 StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="story id")]

@@ -86,3 +86,15 @@ def test_an_over_deep_or_over_long_query_exits_2_with_the_reason(tmp_path, capsy
     capsys.readouterr()
     assert main(["search", query, "--database-url", url]) == 2
     assert reason in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["show", "9223372036854775808"], ["show", "0"], ["search", "x", "--story", str(2**63)],
+    ["search", "x", "--limit", str(2**63)], ["alerts", "--retry", str(2**63)],
+    ["export", "--limit", "-1"], ["search", "x", "--until", "9999-12-31"], ["export", "--since", "0001-01-01"],
+])
+def test_numbers_and_days_no_database_can_hold_exit_2_naming_the_argument(args, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    assert "is outside" in capsys.readouterr().err

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 
-from pipeline.delivery import send_alert, send_message, target_key
+import pytest
+
+from pipeline.delivery import redact_url, send_alert, send_message, target_key
 from pipeline.settings import Settings
 from tests.mailbox import Mailbox
 from tests.receiver import WebhookReceiver
@@ -74,3 +76,13 @@ def test_target_keys_name_the_target_without_its_secrets():
     key = target_key("tgram://123456:SECRETTOKEN@telegram/987")
     assert key.startswith("tgram://telegram/") and "SECRET" not in key
     assert key != target_key("tgram://123456:OTHERTOKEN@telegram/987")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("mailto://user:secret@mail.example.test?from=a@x.test&to=b@y.test", "mailto://mail.example.test/…"),
+    ("json://hooks.example.test/path?token=s3cret", "json://hooks.example.test/…"),
+    ("slack://T000/B000/XXXX", "slack://T000/…"),
+    ("tgram://123:abc@telegram/", "tgram://telegram/…"),
+])
+def test_a_target_is_named_without_its_secrets(url, shown):
+    assert redact_url(url) == shown

@@ -114,7 +114,7 @@ def test_an_airflow_task_fails_for_an_unforeseen_error_and_the_poll_is_recorded(
     from tests.hostile import BUG_TITLE
 
     with settings.feeds_path.open("a", encoding="utf-8") as listing:
-        listing.write(f'[[feed]]\nname = "bug"\nurl = "{server.url("hostile/pages.xml?n=1&bug=1")}"\noutlet = "X"\n')
+        listing.write(f'[[feed]]\nname = "bug"\nurl = "{server.url("wild/pages.xml?n=1&bug=1")}"\noutlet = "X"\n')
     original = Labeller.label
 
     def label(self, title, text, language):  # a stand-in for a bug in a stage
