@@ -6,8 +6,8 @@ Feeds: ``zero-date.xml`` (Go CMSs date undated pages 0001-01-01), ``surrogate.xm
 would refuse: NUL, a 3 KB word, a vocabulary past a tsvector's 1 MiB, an over-long
 ``lang``), ``refused.xml`` (one item a database trigger refuses), ``many.xml?n=150``
 (more entries than one poll takes), ``trickling-pages.xml?n=20`` (every page trickles),
-``pages.xml?n=5`` (plain pages: for a host with a ``Crawl-delay``); and answers with
-absurd ``Retry-After`` values. Pages: ``page/<key>`` gives an article of its own words.
+``pages.xml?n=5`` (plain pages: for a host with a ``Crawl-delay``); answers with absurd
+``Retry-After`` values; and ``gigabyte``, a 1 GiB page. Pages: ``page/<key>`` gives an article of its own words.
 """
 
 from __future__ import annotations
@@ -114,6 +114,21 @@ def _page(handler, server, key: str) -> None:
     handler.send_body(body, "text/html; charset=utf-8")
 
 
+def _gigabyte(handler, server, query) -> None:
+    """A 1 GiB page with its length announced only after the headers (chunks until closed)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "text/html")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.close_connection = True
+    chunk = b"<p>" + b"filler " * 9000 + b"</p>\n"
+    try:
+        for _ in range(1024 ** 3 // len(chunk)):
+            handler.wfile.write(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client stopped reading at its cap
+
+
 def _retry_after(value: str, status: int = 429):
     def answer(handler, server, query) -> None:
         handler.send_status(status, {"Retry-After": value})
@@ -128,6 +143,7 @@ ROUTES = {
     "many.xml": _many,
     "trickling-pages.xml": _trickling_pages,
     "pages.xml": _pages,
+    "gigabyte": _gigabyte,
     "retry-after-huge": _retry_after("99999999999999999999"),
     "retry-after-3e9": _retry_after("3000000000"),
     "retry-after-9999": _retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 503),
