@@ -30,6 +30,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, insert, text
@@ -37,6 +38,7 @@ from sqlalchemy import create_engine, insert, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from pipeline import embedding  # noqa: E402
 from pipeline.dedup import band_keys, best_near_match, signature_of  # noqa: E402
 from pipeline.labels import ArticleLabels  # noqa: E402
 from pipeline.storage.engine import create_database_engine, migrate  # noqa: E402
@@ -111,21 +113,20 @@ def fill(engine, start: int, stop: int, rng: random.Random, pools: list[list[str
         for n in range(chunk, min(stop, chunk + 1000)):
             when = T0 + timedelta(minutes=1.44 * n)
             signature = signature_of(synthetic_article(rng, pools))
-            # five articles a story, each story its own event (its anchoring entity), as in the news
-            event = f"event-{n // 5}"
-            vector = {event: 2.0, **{c: round(rng.uniform(0.3, 2.0), 3) for c in rng.sample(CONCEPTS, 4)}}
+            # five articles a story, each story its own event (an event vector of its own), as in the news
+            vector = {c: round(rng.uniform(0.3, 2.0), 3) for c in rng.sample(CONCEPTS, 4)}
             if n % 5 == 0:
                 stories.append({"id": n // 5 + 1, "title": f"story {n}", "first_seen_at": when,
                                 "last_seen_at": when + timedelta(hours=12), "article_count": 5,
-                                "outlets": ["bench"], "languages": ["en"], "centroid": vector,
-                                "anchors": [event]})
+                                "outlets": ["bench"], "languages": ["en"]})
             articles.append({
                 "id": n + 1, "outlet": "bench", "url": f"https://bench.test/{n}",
                 "canonical_url": f"https://bench.test/{n}", "title": f"article {n}", "published_at": when,
                 "first_seen_at": when, "language": "en", "language_confidence": 1.0, "language_source": "text",
                 "word_count": 300, "text": "", "text_sha256": f"{n:064x}", "text_source": "page",
                 "is_baseline": False, "version": 1, "checks": 0, "story_id": n // 5 + 1,
-                "minhash": signature.to_bytes(), "shingle_count": signature.shingles, "concept_vector": vector})
+                "minhash": signature.to_bytes(), "shingle_count": signature.shingles, "concept_vector": vector,
+                "event_time": when, "event_vector": embedding.to_bytes(event_vector(n // 5, rng))})
             bands += [{"key": key, "article_id": n + 1} for key in set(band_keys(signature))]
         with engine.begin() as connection:
             if stories:
@@ -139,14 +140,22 @@ def fill(engine, start: int, stop: int, rng: random.Random, pools: list[list[str
                                         f"(SELECT max(id) FROM {table}))"))
 
 
+def event_vector(event: int, rng: random.Random) -> np.ndarray:
+    """An article's event vector: its event's direction, and a little noise of its own."""
+    direction = np.random.default_rng(event).normal(size=embedding.DIMENSIONS)
+    noisy = direction / np.linalg.norm(direction) + np.random.default_rng(rng.randrange(2**32)).normal(
+        scale=0.02, size=embedding.DIMENSIONS)
+    return (noisy / np.linalg.norm(noisy)).astype(np.float32)
+
+
 def time_lookups(engine, stored: int, probes: int, rng: random.Random, pools: list[list[str]]) -> float:
     """Milliseconds per article for the near-duplicate and story lookups, store unchanged."""
     elapsed = 0.0
     for n in range(probes):
-        when = T0 + timedelta(minutes=1.44 * rng.randrange(stored))
-        event = f"event-{rng.randrange(stored // 5)}"  # news of an event already in the store
-        vector = {event: 2.0, **{c: 1.0 for c in rng.sample(CONCEPTS, 4)}}
-        labels = ArticleLabels((), (), vector, 0.5, (), story_vector=vector, anchors=frozenset({event}))
+        at = rng.randrange(stored)
+        when = T0 + timedelta(minutes=1.44 * at)
+        vector = {c: 1.0 for c in rng.sample(CONCEPTS, 4)}  # news of an event already in the store:
+        labels = ArticleLabels((), (), vector, 0.5, (), event_vector=event_vector(at // 5, rng))
         article = NewArticle(id=stored + n + 1, title="probe", outlet="bench", language="en", when=when,
                              signature=signature_of(synthetic_article(rng, pools)), labels=labels)
         with engine.connect() as connection:

@@ -2,9 +2,12 @@
 
 Rules live in ``seeds/topics.toml`` beside the concepts they use. A rule names topics an
 article must have (all / any / none), and optionally a minimum baseline similarity,
-languages and outlets; it fires on a *story*, once: the outbox (``pipeline.storage.outbox``)
-keys alerts by rule and story. Later coverage of an alerted story is gathered into at most
-one digest per story and window. Near-duplicates and new versions never alert.
+languages, outlets, and how many outlets must report the story (``min_outlets``). It
+fires on a *story* — one news event — once, when the story's matching articles first
+come from enough outlets, naming the earliest of them: ``plan_alerts`` decides, over the
+stories a poll touched, and the outbox (``pipeline.storage.outbox``) keys alerts by rule
+and story. Later coverage of an alerted story is gathered into at most one digest per
+story and window. Near-duplicates and new versions never alert.
 
 Messages read as chat text and e-mail; JSON webhooks also get the same alert as a
 structured document. Nothing here touches the network or the database.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +39,7 @@ class Rule:
     languages: tuple[str, ...] = ()  # empty: every language
     outlets: tuple[str, ...] = ()  # empty: every outlet
     urls: tuple[str, ...] = ()  # empty: NEWSWATCH_ALERT_URLS
+    min_outlets: int = 1  # outlets whose articles must match before the story alerts
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -68,7 +73,10 @@ def load_rules(path: Path, known_topics: set[str] | None = None) -> tuple[Rule, 
             raise SettingsError(f"{path}: rule {rule_id!r} names unknown topics {sorted(unknown)}")
         if not lists["all_topics"] and not lists["any_topics"]:
             raise SettingsError(f"{path}: rule {rule_id!r} needs all_topics or any_topics")
-        rules.append(Rule(id=rule_id, name=table.get("name", rule_id),
+        min_outlets = table.get("min_outlets", 1)
+        if not isinstance(min_outlets, int) or min_outlets < 1:
+            raise SettingsError(f"{path}: rule {rule_id!r}: min_outlets must be a whole number of 1 or more")
+        rules.append(Rule(id=rule_id, name=table.get("name", rule_id), min_outlets=min_outlets,
                           min_baseline_similarity=float(table.get("min_baseline_similarity", 0.0)), **lists))
     if len({r.id for r in rules}) != len(rules):
         raise SettingsError(f"{path}: rule ids must be unique")
@@ -95,6 +103,85 @@ def match_rule(rule: Rule, *, topics: tuple[str, ...], matches: tuple[ConceptMat
     return RuleMatch(rule.id, fired)
 
 
+CLEAREST = 0.1  # how far below the story's clearest article the article that breaks it may score
+
+
+@dataclass(frozen=True)
+class Member:
+    """An original article of a story, as the rules see it."""
+
+    article_id: int
+    when: datetime
+    language: str
+    outlet: str
+    topics: tuple[str, ...]
+    matches: tuple[ConceptMatch, ...]
+    baseline_similarity: float | None
+    is_new: bool  # stored by the poll being planned
+    scores: Mapping[str, float] = field(default_factory=dict)  # learned topics' probabilities
+
+
+@dataclass(frozen=True)
+class PlannedAlert:
+    rule: str
+    story_id: int
+    sequence: int  # 0: the alert; 1, 2, …: digests
+    article_id: int | None  # the article that broke the story (the alert only)
+    terms: dict[str, list[str]] | None
+    not_before: datetime
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"newswatch-{self.rule}-story-{self.story_id}-{self.sequence}"
+
+
+def plan_alerts(stories: Mapping[int, Sequence[Member]], alerted: Mapping[tuple[str, int], datetime],
+                rules: Sequence[Rule], now: datetime, window: float) -> list[PlannedAlert]:
+    """The alerts and digests the stories a poll touched now call for.
+
+    ``alerted`` holds when each (rule, story) was alerted. A story not yet alerted by a
+    rule alerts once its matching articles come from ``min_outlets`` outlets, naming its
+    clearest early article; a story already alerted gets a digest for the poll's new
+    articles.
+    """
+    planned = []
+    for story_id in sorted(stories):
+        members = stories[story_id]
+        for rule in rules:
+            at = alerted.get((rule.id, story_id))
+            if at is None:
+                trigger = story_trigger(rule, members)
+                if trigger is not None:
+                    planned.append(PlannedAlert(rule.id, story_id, 0, trigger[0].article_id, trigger[1].terms, now))
+            elif at < now and any(m.is_new for m in members):
+                sequence = digest_sequence(at, now, window)
+                planned.append(PlannedAlert(rule.id, story_id, sequence, None, None,
+                                            digest_due(at, sequence, window)))
+    return planned
+
+
+def story_trigger(rule: Rule, members: Sequence[Member]) -> tuple[Member, RuleMatch] | None:
+    """The article that breaks a story, once its articles matching ``rule`` come from enough
+    outlets: the earliest of those most clearly about the rule's learned topics (within
+    CLEAREST of the best score), so a loosely related explainer at the story's edge does
+    not stand for the event; without learned topics, simply the earliest match."""
+    matching = []
+    for member in sorted(members, key=lambda m: (m.when, m.article_id)):
+        match = match_rule(rule, topics=member.topics, matches=member.matches, language=member.language,
+                           outlet=member.outlet, baseline_similarity=member.baseline_similarity)
+        if match is not None:
+            matching.append((member, match))
+    if len({member.outlet for member, _ in matching}) < rule.min_outlets:
+        return None
+    clarity = [_clarity(rule, member) for member, _ in matching]
+    return next(pair for pair, score in zip(matching, clarity) if score >= max(clarity) - CLEAREST)
+
+
+def _clarity(rule: Rule, member: Member) -> float:
+    scores = [member.scores[topic] for topic in rule.topics if topic in member.scores]
+    return min(scores) if scores else 0.0
+
+
 def digest_sequence(alerted_at: datetime, seen_at: datetime, window: float) -> int:
     """Which digest (1, 2, …) an article seen at ``seen_at`` belongs to after an alert."""
     return 1 + max(0, math.floor((seen_at - alerted_at).total_seconds() / window))
@@ -113,16 +200,15 @@ class Message:
 
 
 def compose_alert(alert: dict[str, Any], article: dict[str, Any], story: dict[str, Any],
-                  rule: Rule, web_url: str | None) -> Message:
+                  rule: Rule, web_url: str | None, why: Explanation | None = None) -> Message:
     """The first message of a story: the article that broke it, why it matched, how close."""
-    terms = alert.get("terms") or {}
-    why = "; ".join(f"{topic} ({', '.join(t)})" for topic, t in sorted(terms.items()))
+    why = why or Explanation(alert.get("terms") or {}, {})
     link = f"{web_url}/articles/{article['id']}" if web_url else None
     lines = [
         f"[{article['language']}] {article['title']}",
         f"{article['outlet']} · {_when(article['published_at'])}",
         article["url"],
-        f"Why: {rule.name} — {why}" if why else f"Why: {rule.name}",
+        f"Why: {rule.name} — {why.text()}" if why.text() else f"Why: {rule.name}",
         f"Baseline similarity {article['baseline_similarity']:.2f}"
         + (f" · new: {', '.join(article['baseline_adds'])}" if article.get("baseline_adds") else ""),
         f"Story so far: {_story_size(story)}",
@@ -132,8 +218,28 @@ def compose_alert(alert: dict[str, Any], article: dict[str, Any], story: dict[st
     lines.append(f"Alert id: {alert['idempotency_key']}")
     document = {"kind": "alert", "idempotency_key": alert["idempotency_key"], "rule": rule.id,
                 "story": _story_document(story), "article": _article_document(article, link),
-                "matched_terms": terms}
+                "matched_terms": why.terms, "topic_scores": why.scores}
     return Message(f"newswatch: {rule.name} — {article['title']}", "\n".join(lines), document)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why an article matched a rule: per topic, the terms that fired and, for a learned
+    topic, the classifier's probability."""
+
+    terms: dict[str, list[str]]
+    scores: dict[str, float]
+
+    def text(self) -> str:
+        parts = []
+        for topic in sorted(set(self.terms) | set(self.scores)):
+            details = ([f"{self.scores[topic]:.2f}"] if topic in self.scores else []) + self.terms.get(topic, [])
+            parts.append(f"{topic} ({', '.join(details)})" if details else topic)
+        return "; ".join(parts)
+
+
+def explain(rule: Rule, member: Member, match: RuleMatch) -> Explanation:
+    return Explanation(match.terms, {topic: member.scores[topic] for topic in rule.topics if topic in member.scores})
 
 
 def compose_digest(alert: dict[str, Any], articles: list[dict[str, Any]], story: dict[str, Any],

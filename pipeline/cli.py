@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_init(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     baseline = load_baseline(settings.baseline_dir)
-    labeller = Labeller(settings.topics_path, baseline)
+    labeller = Labeller(settings.topics_path, baseline, cache=settings.data_dir / "cache")
     engine = create_database_engine(settings.database_url)
     try:
         revision = migrate(engine)

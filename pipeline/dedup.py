@@ -15,6 +15,12 @@ estimated *containment* (how much of the shorter text the longer one holds), whi
 keeps a copy that lost or gained boilerplate. Parameters were measured on the AEB
 outputs of seven extractors (bench/dedup.py): precision 0.999, recall 0.964.
 
+One outlet's feed can list one article under two URLs (a re-titled item, a second slug)
+with the same summary; when only the feed's text is there to compare, ``summary_key``
+names the pair: a hash of the outlet and the normalised summary, for summaries of
+``MIN_SUMMARY_WORDS`` words or more (a two-word teaser such as "Watch live" is no
+evidence).
+
 Nothing here touches the network or the database.
 """
 
@@ -38,12 +44,21 @@ NUM_PERM = 128
 BANDS, ROWS = 42, 3  # 126 of the 128 hash values; a pair at Jaccard 0.3 meets in a band 69 % of the time
 MIN_CONTAINMENT = 0.5  # measured: no pair of different AEB pages reaches 0.31
 MIN_SHINGLES = 20  # shorter texts are too thin to call anything a copy of them
+MIN_SUMMARY_WORDS = 12
 _WORD = re.compile(r"\w+")
 
 
 def normalize_text(text: str) -> str:
     """The words of ``text``, NFKC-normalised and case-folded, joined by single spaces."""
     return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+
+
+def summary_key(outlet: str, summary: str) -> str | None:
+    """The same-piece key of a feed summary within one outlet, or None for a short one."""
+    normalized = normalize_text(summary)
+    if normalized.count(" ") + 1 < MIN_SUMMARY_WORDS:
+        return None
+    return hashlib.sha256(f"{outlet}\n{normalized}".encode("utf-8")).hexdigest()
 
 
 def fingerprint_text(text: str, *, from_page: bool) -> Fingerprint:

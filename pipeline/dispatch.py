@@ -75,9 +75,9 @@ def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = 
 
 
 def _compose(engine, alert: dict, rule: Rule, settings: Settings) -> Message:
-    data = message_data(engine, alert, settings.digest_window)
+    data = message_data(engine, alert, settings.digest_window, rule)
     if alert["sequence"] == 0:
-        return compose_alert(alert, data["article"], data["story"], rule, settings.web_url)
+        return compose_alert(alert, data["article"], data["story"], rule, settings.web_url, data["why"])
     return compose_digest(alert, data["articles"], data["story"], rule, settings.web_url,
                           earlier_outlets=data["earlier_outlets"], earlier_languages=data["earlier_languages"])
 

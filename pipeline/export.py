@@ -139,7 +139,8 @@ def render_article(details: dict[str, Any]) -> str:
         lines.append("new against the baseline: " + ", ".join(a["baseline_adds"]))
     lines.append("topics: " + (", ".join(a["topics"]) or "none"))
     for concept in details["concepts"]:
-        lines.append(f"  {concept['concept']:<22} {concept['kind']:<7} ×{concept['hits']:<3} "
+        learned = f" p={concept['score']:.2f}" if concept.get("score") is not None else ""
+        lines.append(f"  {concept['concept']:<22} {concept['kind']:<7} ×{concept['hits']:<3}{learned} "
                      + ", ".join(concept["terms"]))
     story = details["story"]
     if story:

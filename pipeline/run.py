@@ -82,7 +82,7 @@ class Cycle:
 def open_cycle(settings: Settings, clock: Clock = utcnow) -> Iterator[Cycle]:
     """The database (checked), a fetcher spacing hosts through it, and the labeller."""
     baseline = load_baseline(settings.baseline_dir)
-    labeller = Labeller(settings.topics_path, baseline)
+    labeller = Labeller(settings.topics_path, baseline, cache=settings.data_dir / "cache")
     with open_database(settings.database_url) as engine:
         with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
             yield Cycle(settings, fetcher, Repository(engine), labeller, clock)

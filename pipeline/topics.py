@@ -30,6 +30,7 @@ KINDS = ("topic", "entity", "theme")
 _TOKEN = re.compile(r"\w+(?:['’ʼ]\w+)*")
 _APOSTROPHES = str.maketrans({"’": "'", "ʼ": "'"})
 CACHE_SIZE = 500_000
+SHIPPED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,12 @@ class Concept:
     min_hits: int
     terms: dict[str, tuple[Term, ...]]  # by language
     exclude_if: tuple[str, ...] = ()
+    examples: Path | None = None  # a learned topic: its example sentences (pipeline.relevance)
+    threshold: float = 0.5  # a learned topic applies from this probability on
+
+    @property
+    def is_learned(self) -> bool:
+        return self.examples is not None
 
 
 @dataclass(frozen=True)
@@ -95,11 +102,23 @@ def _concept(path: Path, table: dict) -> Concept:
         if not isinstance(written, list) or not all(isinstance(t, str) for t in written):
             raise SettingsError(f"{where}: {language} must be a list of terms")
         terms[language] = tuple(Term(t, _term_words(t, language)) for t in written)
-    if not any(terms.values()):
+    examples = _examples(path, table["examples"]) if isinstance(table.get("examples"), str) else None
+    if examples is not None and table["kind"] != "topic":
+        raise SettingsError(f"{where}: only a topic can be learned from examples")
+    if not any(terms.values()) and examples is None:
         raise SettingsError(f"{where}: has no terms")
     return Concept(id=table["id"], name=table.get("name", table["id"]), kind=table["kind"],
                    weight=float(table.get("weight", 1.0)), min_hits=int(table.get("min_hits", 1)),
-                   terms=terms, exclude_if=tuple(table.get("exclude_if", ())))
+                   terms=terms, exclude_if=tuple(table.get("exclude_if", ())), examples=examples,
+                   threshold=float(table.get("threshold", 0.5)))
+
+
+def _examples(topics: Path, name: str) -> Path:
+    """A file of examples beside the topics file; else the shipped one (a topics file copied
+    elsewhere to change its rules keeps the shipped examples)."""
+    beside = topics.parent / name
+    shipped = SHIPPED_SEEDS / name
+    return beside if beside.exists() or not shipped.exists() else shipped
 
 
 def _term_words(term: str, language: str) -> tuple[str, ...]:
@@ -180,7 +199,9 @@ class Matcher:
         matches = tuple(ConceptMatch(cid, self.concepts[cid].kind, hits[cid], tuple(sorted(fired[cid])))
                         for cid in sorted(hits))
         present = {m.concept for m in matches if m.hits >= self.concepts[m.concept].min_hits}
+        # A learned topic is decided by its classifier (pipeline.labels); its terms only explain.
         topics = tuple(cid for cid in sorted(present) if self.concepts[cid].kind == "topic"
+                       and not self.concepts[cid].is_learned
                        and not any(other in present for other in self.concepts[cid].exclude_if))
         return Labels(matches, topics, dict(hits))
 

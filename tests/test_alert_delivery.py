@@ -115,7 +115,7 @@ def test_a_failing_receiver_is_retried_with_backoff_and_gets_each_alert_once(que
     assert len(delivered) == len(set(delivered)) == len(SUMMIT_STORIES)
     assert sorted(keys(receiver, 500)) == sorted(delivered)  # the same alerts, tried once before
     attempts = rows(queued, "select alert_id, ok, error from alert_attempts order by id")
-    assert [a["ok"] for a in attempts] == [False] * 3 + [True] * 3
+    assert [a["ok"] for a in attempts] == [False] * len(SUMMIT_STORIES) + [True] * len(SUMMIT_STORIES)
     sent = rows(queued, "select state, attempts, last_error from alerts where sequence = 0 and state != 'merged'")
     assert all(r == {"state": "sent", "attempts": 2, "last_error": None} for r in sent)
 

@@ -61,10 +61,13 @@ def hostile(monkeypatch, tmp_path, database_url):
         feeds = tmp_path / "feeds.toml"
         feeds.write_text(f'[[feed]]\nname = "{FEED}"\nurl = "{server.url("hostile/feed.xml")}"\n'
                          f'outlet = "{OUTLET}"\nlanguage = "en"\n', encoding="utf-8")
+        topics = tmp_path / "topics.toml"  # one outlet here: its summit coverage alone must alert
+        topics.write_text((ROOT / "seeds" / "topics.toml").read_text(encoding="utf-8").replace(
+            "min_outlets = 2", "min_outlets = 1"), encoding="utf-8")
         for key, value in {"NEWSWATCH_DATABASE_URL": database_url, "NEWSWATCH_FEEDS": str(feeds),
                            "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
                            "NEWSWATCH_BASELINE": str(ROOT / "seeds" / "baseline"),
-                           "NEWSWATCH_TOPICS": str(ROOT / "seeds" / "topics.toml"),
+                           "NEWSWATCH_TOPICS": str(topics),
                            "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.1", "NEWSWATCH_HOST_DELAY": "0",
                            "NEWSWATCH_FETCH_RETRIES": "0", "NEWSWATCH_ALERT_URLS": receiver.url}.items():
             monkeypatch.setenv(key, value)

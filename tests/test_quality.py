@@ -17,6 +17,7 @@ import pytest
 
 from bench.extraction import our_stage, precision_recall
 from pipeline.language import detect_language
+from tests.conftest import ROOT
 
 GOLDEN = Path(__file__).parent / "golden" / "quality.toml"
 TOLERANCE = 0.0005  # rounding of the pinned values
@@ -120,3 +121,41 @@ def test_near_duplicates_on_aeb_outputs(shared_data):
     precision, recall, _, _ = quality(shared_data / "extraction" / "aeb")
     assert precision >= 0.98 and recall >= 0.95  # the issue's bar
     check_or_repin("near_duplicates.aeb", {"precision": precision, "recall": recall})
+
+
+@pytest.fixture(scope="module")
+def real_news(shared_data):
+    """The realworld dev set's days before the held-out ones, feed text only, replayed
+    through the pipeline in the feeds' order and in three shuffled orders (bench/events.py)."""
+    from bench.events import TOPICS, load, make_drafts, replay, score, signature
+    from pipeline.alerts import load_rules
+    from pipeline.labels import Labeller
+    from pipeline.seeds import load_baseline
+
+    data = shared_data / "realworld-dev" / "data"
+    entries, truth, _ = load(data, "2025-03-09")
+    feeds = sorted({e["feed"] for e in entries})
+    outlets = {e["feed"]: e["outlet"] for e in entries}
+    labeller = Labeller(TOPICS, load_baseline(ROOT / "seeds" / "baseline"))
+    items, _ = make_drafts(entries, "feed", labeller)
+    rules = load_rules(TOPICS)
+    runs = [replay(items, feeds, outlets, seed, rules, 3600.0) for seed in (None, 1, 2, 3)]
+    return [score(run, items, truth) for run in runs], {signature(run) for run in runs}
+
+
+@pytest.mark.shared_data
+def test_events_on_real_news_hold_their_pins(real_news):
+    figures, _ = real_news
+    first = figures[0]
+    assert first["false"] == 0  # no alert on an article that is not summit coverage
+    check_or_repin("events.realworld_dev", {
+        "story_precision": first["stories"][0], "story_recall": first["stories"][1],
+        "summit_precision": first["summit"][0], "summit_recall": first["summit"][1],
+        "ukraine_war_precision": first["ukraine-war"][0], "ukraine_war_recall": first["ukraine-war"][1],
+        "events_alerted_once": first["once"] / first["events"]})
+
+
+@pytest.mark.shared_data
+def test_real_news_gives_the_same_stories_and_alerts_in_any_feed_order(real_news):
+    _, outcomes = real_news
+    assert len(outcomes) == 1

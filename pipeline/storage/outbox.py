@@ -20,9 +20,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from pipeline.alerts import Rule, digest_due, digest_sequence, match_rule
+from pipeline.alerts import Member, Rule, digest_due, explain, plan_alerts, story_trigger
 from pipeline.storage.engine import storage_errors, upsert_insert
-from pipeline.storage.schema import Alert, AlertAttempt, Article, Feed, Story
+from pipeline.storage.schema import Alert, AlertAttempt, Article, ArticleConcept, Feed, Story
+from pipeline.topics import ConceptMatch
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
 
@@ -42,29 +43,44 @@ class Labelled:
 
 def queue_alerts(connection: Connection, articles: Sequence[Labelled], rules: Sequence[Rule],
                  now: datetime, window: float) -> None:
-    """Queue an alert for each story a rule fires on first, and digests for later coverage."""
-    for article in articles:
-        for rule in rules:
-            alerted_at = connection.execute(select(Alert.created_at).where(
-                Alert.rule == rule.id, Alert.story_id == article.story_id, Alert.sequence == 0)).scalar()
-            if alerted_at is None:
-                match = match_rule(rule, topics=article.topics, matches=article.matches,
-                                   language=article.language, outlet=article.outlet,
-                                   baseline_similarity=article.baseline_similarity)
-                if match is None:
-                    continue
-                sequence, due, terms = 0, now, match.terms
-            elif alerted_at >= now:
-                continue  # arrived with the article that raised the alert: the alert counts it
-            else:
-                sequence = digest_sequence(alerted_at, now, window)
-                due, terms = digest_due(alerted_at, sequence, window), None
-            connection.execute(upsert_insert(connection, Alert).values(
-                rule=rule.id, story_id=article.story_id, sequence=sequence,
-                article_id=article.article_id if sequence == 0 else None, terms=terms,
-                idempotency_key=f"newswatch-{rule.id}-story-{article.story_id}-{sequence}",
-                created_at=now, not_before=due, state="pending", attempts=0, next_attempt_at=due,
-            ).on_conflict_do_nothing())
+    """Queue what the poll's new originals call for, as ``pipeline.alerts.plan_alerts``
+    decides over the stories they are in: an alert per story and rule, once, and digests."""
+    if not articles or not rules:
+        return
+    story_ids = {a.story_id for a in articles}
+    members = story_members(connection, story_ids, {a.article_id for a in articles})
+    alerted = {(rule, story): at for rule, story, at in connection.execute(
+        select(Alert.rule, Alert.story_id, Alert.created_at).where(
+            Alert.story_id.in_(story_ids), Alert.sequence == 0))}
+    for alert in plan_alerts(members, alerted, rules, now, window):
+        connection.execute(upsert_insert(connection, Alert).values(
+            rule=alert.rule, story_id=alert.story_id, sequence=alert.sequence, article_id=alert.article_id,
+            terms=alert.terms, idempotency_key=alert.idempotency_key, created_at=now,
+            not_before=alert.not_before, state="pending", attempts=0, next_attempt_at=alert.not_before,
+        ).on_conflict_do_nothing())
+
+
+def story_members(connection: Connection, story_ids: set[int], new: set[int]) -> dict[int, list[Member]]:
+    """The original articles of each story, with the topics and terms the rules look at."""
+    rows = connection.execute(select(Article.id, Article.story_id, Article.event_time, Article.language,
+                                     Article.outlet, Article.baseline_similarity).where(
+        Article.story_id.in_(story_ids), Article.duplicate_of.is_(None), Article.is_baseline.is_(False))).all()
+    concepts: dict[int, list] = {}
+    for row in connection.execute(select(ArticleConcept.article_id, ArticleConcept.concept, ArticleConcept.kind,
+                                         ArticleConcept.hits, ArticleConcept.terms, ArticleConcept.is_topic,
+                                         ArticleConcept.score)
+                                  .where(ArticleConcept.article_id.in_([r.id for r in rows]))):
+        concepts.setdefault(row.article_id, []).append(row)
+    members: dict[int, list[Member]] = {}
+    for row in rows:
+        found = concepts.get(row.id, [])
+        members.setdefault(row.story_id, []).append(Member(
+            article_id=row.id, when=row.event_time, language=row.language, outlet=row.outlet,
+            topics=tuple(sorted(c.concept for c in found if c.is_topic)),
+            matches=tuple(ConceptMatch(c.concept, c.kind, c.hits, tuple(c.terms)) for c in found),
+            baseline_similarity=row.baseline_similarity, is_new=row.id in new,
+            scores={c.concept: c.score for c in found if c.score is not None}))
+    return members
 
 
 def repoint_alerts(connection: Connection, keep: int, gone: int) -> None:
@@ -135,24 +151,35 @@ def record_attempt(engine: Engine, alert_id: int, now: datetime, *, ok: bool, er
         connection.execute(update(Alert).where(Alert.id == alert_id).values(**values))
 
 
-def message_data(engine: Engine, alert: dict[str, Any], window: float) -> dict[str, Any]:
-    """The story, the trigger article (alert) or the window's new articles (digest)."""
+def message_data(engine: Engine, alert: dict[str, Any], window: float, rule: Rule) -> dict[str, Any]:
+    """The story, and the article that broke it (alert) or what came since (digest).
+
+    An alert names the story's earliest article matching the rule as the story stands
+    when it is sent, whichever feed brought it first. A digest lists, by publication
+    time, the story's articles of its window that the messages before it did not report.
+    """
     with storage_errors(engine.connect) as connection:
         story = _story(connection, alert["story_id"])
         if alert["sequence"] == 0:
-            return {"story": story, "article": _article(connection, alert["article_id"])}
-        first = connection.execute(select(Alert.created_at, Alert.article_id).where(
+            members = story_members(connection, {alert["story_id"]}, set()).get(alert["story_id"], [])
+            trigger = story_trigger(rule, members)
+            if trigger is None:  # the rule changed since: the article it was queued for
+                return {"story": story, "article": _article(connection, alert["article_id"]), "why": None}
+            return {"story": story, "article": _article(connection, trigger[0].article_id),
+                    "why": explain(rule, *trigger)}
+        first = connection.execute(select(Alert.created_at, Alert.sent_at, Alert.article_id).where(
             Alert.rule == alert["rule"], Alert.story_id == alert["story_id"], Alert.sequence == 0)).one()
         start = digest_due(first.created_at, alert["sequence"] - 1, window)
         end = digest_due(first.created_at, alert["sequence"], window)
+        reported = max(start, first.sent_at or first.created_at)  # what the alert already told
         ids = connection.execute(select(Article.id).where(
             Article.story_id == alert["story_id"], Article.duplicate_of.is_(None),
             Article.is_baseline.is_(False), Article.id != first.article_id,
-            Article.first_seen_at >= start, Article.first_seen_at < end,
-            Article.first_seen_at > first.created_at).order_by(Article.id)).scalars().all()
+            Article.first_seen_at > reported, Article.first_seen_at < end)
+            .order_by(Article.event_time, Article.id)).scalars().all()
         earlier = connection.execute(select(Article.outlet, Article.language).where(
             Article.story_id == alert["story_id"], Article.is_baseline.is_(False),
-            or_(Article.first_seen_at < start, Article.first_seen_at <= first.created_at))).all()
+            Article.first_seen_at <= reported)).all()
         return {"story": story, "articles": [_article(connection, i) for i in ids],
                 "earlier_outlets": sorted({r.outlet for r in earlier}),
                 "earlier_languages": sorted({r.language for r in earlier})}

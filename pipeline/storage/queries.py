@@ -182,7 +182,7 @@ def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
             "duplicate_reason": article.duplicate_reason,
             "original": dict(original._mapping) if original else None,
             "concepts": [{"concept": c.concept, "kind": c.kind, "hits": c.hits, "terms": c.terms,
-                          "is_topic": c.is_topic} for c in concepts],
+                          "is_topic": c.is_topic, "score": c.score} for c in concepts],
             "copies": [dict(row._mapping) for row in copies],
             "versions": [{"version": v.version, "title": v.title, "replaced_at": v.replaced_at,
                           "changes": v.changes} for v in versions],

@@ -8,6 +8,7 @@ the database decides, not a check-then-insert in Python.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, update
 
 from pipeline.alerts import Rule
+from pipeline.dedup import summary_key
 from pipeline.labels import ArticleLabels
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
 from pipeline.seeds import Baseline
@@ -145,10 +147,12 @@ class Repository:
             for draft in drafts:
                 if article_ids[draft.canonical_url] in new_ids:
                     created.setdefault(article_ids[draft.canonical_url], draft)
+            summaries = summary_keys(outlet, created.values())
             originals = label_articles(connection, [
                 NewArticle(id=article_id, title=d.extracted.title, outlet=outlet, language=d.language.code,
                            signature=d.signature, labels=d.labels,
-                           when=article_time(d.extracted.published_at, poll.finished_at))
+                           when=article_time(d.extracted.published_at, poll.finished_at),
+                           summary_key=summaries.get(d.canonical_url))
                 for article_id, d in created.items()])
             index_articles(connection, created)
             queue_alerts(connection, originals, rules, poll.finished_at, digest_window)
@@ -238,7 +242,7 @@ class Repository:
             if inserted is not None:
                 label_articles(connection, [NewArticle(
                     id=inserted, title=baseline.title, outlet=baseline.outlet, language=baseline.language,
-                    when=baseline.published_at, signature=None, labels=labels)])
+                    when=baseline.published_at, signature=None, labels=labels, is_baseline=True)])
                 index_articles(connection, [inserted])
                 return inserted, True
             return connection.execute(select(Article.id).where(
@@ -271,6 +275,15 @@ def _article_row(draft: ArticleDraft, feed_id: int, outlet: str, now: datetime,
         "version": 1, "etag": draft.etag, "last_modified": draft.last_modified, "checks": 0,
         "next_check_at": next_check,
     }
+
+
+def summary_keys(outlet: str, drafts: Iterable[ArticleDraft]) -> dict[str, str]:
+    """Same-piece keys of the drafts that have only their feed's text (with a page, its text
+    decides), leaving out a summary the poll lists three times or more: a feed's template
+    teaser ("Watch live coverage …"), not one piece under two URLs."""
+    keys = {d.canonical_url: summary_key(outlet, d.entry.summary) for d in drafts if d.extracted.source == "feed"}
+    counts = Counter(key for key in keys.values() if key)
+    return {url: key for url, key in keys.items() if key and counts[key] < 3}
 
 
 def _chunks(rows: Sequence[Any]) -> Iterable[Sequence[Any]]:

@@ -190,6 +190,10 @@ class Article(Base):
     baseline_similarity: Mapped[float | None] = mapped_column(Float, index=True)
     baseline_adds: Mapped[list | None] = mapped_column(JSON)
     concept_vector: Mapped[dict | None] = mapped_column(JSON)
+    # what it reports (pipeline.embedding: 512 float16) and when (published, else first seen)
+    event_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    event_time: Mapped[datetime | None] = mapped_column(index=True)
+    summary_key: Mapped[str | None] = mapped_column(StorableString(64), index=True)  # outlet + feed summary
     # re-checks for new versions
     etag: Mapped[str | None] = mapped_column(StorableText)
     last_modified: Mapped[str | None] = mapped_column(StorableString(100))
@@ -210,8 +214,6 @@ class Story(Base):
     article_count: Mapped[int] = mapped_column(Integer)  # originals; near-duplicates count once
     outlets: Mapped[list] = mapped_column(JSON)
     languages: Mapped[list] = mapped_column(JSON)
-    centroid: Mapped[dict] = mapped_column(JSON)
-    anchors: Mapped[list] = mapped_column(JSON)  # its articles' anchoring entities
     # Not indexed: nearly every row is NULL, and an index tempts SQLite's planner to scan by it.
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
 
@@ -237,6 +239,7 @@ class ArticleConcept(Base):
     hits: Mapped[int] = mapped_column(Integer)
     terms: Mapped[list] = mapped_column(JSON)
     is_topic: Mapped[bool] = mapped_column(Boolean, index=True)
+    score: Mapped[float | None] = mapped_column(Float)  # a learned topic's probability
 
 
 class ArticleSearch(Base):

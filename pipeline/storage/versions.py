@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from pipeline import embedding
 from pipeline.dedup import band_keys
 from pipeline.models import ArticleDraft
 from pipeline.storage.labelling import concept_rows
@@ -88,7 +89,9 @@ def record_version(engine: Engine, target: CheckTarget, draft: ArticleDraft, cha
             etag=draft.etag, last_modified=draft.last_modified,
             baseline_similarity=draft.labels.baseline_similarity if draft.labels else None,
             baseline_adds=list(draft.labels.adds) if draft.labels else None,
-            concept_vector=draft.labels.vector if draft.labels else None))
+            concept_vector=draft.labels.vector if draft.labels else None,
+            event_vector=embedding.to_bytes(draft.labels.event_vector)
+            if draft.labels and draft.labels.event_vector is not None else None))
         index_articles(connection, [target.id])
     return target.version + 1
 

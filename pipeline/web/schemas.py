@@ -85,6 +85,7 @@ class Concept(BaseModel):
     hits: int
     terms: list[str]
     is_topic: bool
+    score: float | None = None  # a learned topic's probability
 
 
 class Copy(BaseModel):

@@ -6,7 +6,19 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.alerts import Rule, compose_alert, compose_digest, digest_due, digest_sequence, load_rules, match_rule
+from pipeline.alerts import (
+    Member,
+    Rule,
+    compose_alert,
+    compose_digest,
+    digest_due,
+    digest_sequence,
+    explain,
+    load_rules,
+    match_rule,
+    plan_alerts,
+    story_trigger,
+)
 from pipeline.errors import SettingsError
 from pipeline.topics import ConceptMatch, load_concepts
 from tests.conftest import ROOT
@@ -15,9 +27,9 @@ TOPICS = {c.id for c in load_concepts(ROOT / "seeds/topics.toml") if c.kind == "
 SHIPPED = {r.id: r for r in load_rules(ROOT / "seeds/topics.toml", TOPICS)}
 
 
-def test_the_shipped_rule_asks_for_summit_and_war_close_to_the_baseline():
+def test_the_shipped_rule_asks_for_summit_coverage_from_two_outlets():
     rule = SHIPPED["summit-coverage"]
-    assert rule.all_topics == ("summit", "ukraine-war") and rule.min_baseline_similarity == 0.45
+    assert rule.all_topics == ("summit",) and rule.min_outlets == 2 and rule.min_baseline_similarity == 0
     assert rule.languages == () and rule.outlets == () and rule.urls == ()  # every language, the default URLs
 
 
@@ -27,6 +39,7 @@ def test_the_shipped_rule_asks_for_summit_and_war_close_to_the_baseline():
     ('[[rule]]\nid = "x"\nnone_topics = ["summit"]\n', "needs all_topics or any_topics"),
     ('[[rule]]\nid = "x"\nany_topics = ["summit"]\n[[rule]]\nid = "x"\nany_topics = ["summit"]\n', "unique"),
     ('[[rule]\nid = "x"\n', "topics.toml"),
+    ('[[rule]]\nid = "x"\nall_topics = ["summit"]\nmin_outlets = 0\n', "min_outlets must be a whole number"),
 ])
 def test_a_bad_rule_is_refused_with_the_reason(tmp_path, body, reason):
     path = tmp_path / "topics.toml"
@@ -115,3 +128,48 @@ def test_a_digest_names_the_outlets_and_languages_new_to_the_story():
     assert "- [uk] Саміт (Київський вісник, 2025-08-16T09:00:00+00:00) https://alpenpost.example/gipfel" in message.body
     assert message.document["new_outlets"] == ["Київський вісник"] and message.document["new_languages"] == ["uk"]
     assert [a["id"] for a in message.document["articles"]] == [8, 9]
+
+
+def member(article_id: int, outlet: str, hours: float, topics=("summit",), new=True) -> Member:
+    return Member(article_id=article_id, when=ALERTED + timedelta(hours=hours), language="en", outlet=outlet,
+                  topics=topics, matches=(), baseline_similarity=None, is_new=new)
+
+
+TWO_OUTLETS = Rule(id="r", name="R", all_topics=("summit",), min_outlets=2)
+
+
+@pytest.mark.parametrize("members, alerted_by", [
+    ([member(1, "CBC", 0)], None),                                     # one outlet: an opinion, not yet news
+    ([member(1, "CBC", 0), member(2, "CBC", 1)], None),                # still one outlet
+    ([member(1, "CBC", 1), member(2, "BBC", 0)], 2),                   # two outlets: the earliest names it
+    ([member(1, "CBC", 0, topics=()), member(2, "BBC", 1), member(3, "Sky", 2)], 2),  # only matching ones count
+    ([member(1, "CBC", 0), member(2, "BBC", 1, topics=())], None),     # the second outlet's article does not match
+])
+def test_a_story_alerts_once_enough_outlets_report_it(members, alerted_by):
+    planned = plan_alerts({5: members}, {}, [TWO_OUTLETS], ALERTED + timedelta(hours=3), 3600)
+    assert [p.article_id for p in planned if p.sequence == 0] == ([alerted_by] if alerted_by else [])
+
+
+def test_an_alerted_story_gets_a_digest_for_new_coverage_only():
+    now = ALERTED + timedelta(hours=2, minutes=30)
+    alerted = {("r", 5): ALERTED}
+    fresh = plan_alerts({5: [member(1, "CBC", 0, new=False), member(2, "BBC", 2)]}, alerted, [TWO_OUTLETS], now, 3600)
+    assert [(p.sequence, p.not_before) for p in fresh] == [(3, ALERTED + timedelta(hours=3))]
+    stale = plan_alerts({5: [member(1, "CBC", 0, new=False)]}, alerted, [TWO_OUTLETS], now, 3600)
+    assert stale == []
+
+
+def test_the_alert_names_a_story_not_an_arrival_order():
+    members = [member(1, "CBC", 2), member(2, "BBC", 1), member(3, "Sky", 0)]
+    for order in ([0, 1, 2], [2, 1, 0], [1, 2, 0]):
+        trigger = story_trigger(TWO_OUTLETS, [members[i] for i in order])
+        assert trigger[0].article_id == 3
+
+
+def test_an_explainer_at_the_storys_edge_does_not_stand_for_the_event():
+    members = [Member(1, ALERTED, "en", "BBC", ("summit",), (), None, True, {"summit": 0.62}),  # early explainer
+               Member(2, ALERTED + timedelta(hours=2), "en", "CBC", ("summit",), (), None, True, {"summit": 0.91}),
+               Member(3, ALERTED + timedelta(hours=3), "de", "Spiegel", ("summit",), (), None, True, {"summit": 0.85})]
+    trigger, match = story_trigger(TWO_OUTLETS, members)
+    assert trigger.article_id == 2  # the earliest of those within 0.1 of the clearest
+    assert explain(TWO_OUTLETS, trigger, match).text() == "summit (0.91)"

@@ -13,12 +13,10 @@ from pipeline.alerts import Rule
 from pipeline.storage.engine import create_database_engine, migrate
 from pipeline.storage.outbox import (CLAIM_TIMEOUT, Labelled, claim, due_alerts, queue_alerts, record_attempt,
                                      repoint_alerts)
-from pipeline.storage.schema import Alert, Story
-from pipeline.topics import ConceptMatch
+from pipeline.storage.schema import Alert, Article, ArticleConcept, Story
 
 T0 = datetime(2025, 8, 16, 12, 0, tzinfo=timezone.utc)
 RULE = Rule(id="summit", name="Summit", all_topics=("summit",), min_baseline_similarity=0.45)
-MATCHES = (ConceptMatch("summit", "topic", 2, ("summit",)),)
 
 
 @pytest.fixture
@@ -29,19 +27,34 @@ def engine(database_url):
         for n in (1, 2):
             connection.execute(insert(Story).values(
                 id=n, title=f"story {n}", first_seen_at=T0, last_seen_at=T0, article_count=1, outlets=[],
-                languages=[], centroid={}, anchors=[]))
+                languages=[]))
     yield engine
     engine.dispose()
 
 
-def labelled(story: int, similarity: float = 0.7, topics=("summit",)) -> Labelled:
-    return Labelled(article_id=None, story_id=story, language="en", outlet="CBC", topics=topics,
-                    matches=MATCHES, baseline_similarity=similarity)
+NEXT_ID = iter(range(1, 10_000))
 
 
-def queue(engine, *articles: Labelled, at: datetime = T0) -> None:
+def labelled(story: int, similarity: float = 0.7, topics=("summit",)) -> tuple:
+    return story, similarity, topics
+
+
+def queue(engine, *articles: tuple, at: datetime = T0) -> None:
+    """Store the articles (each an original of its story, with its topics) and queue what they call for."""
+    stored = []
     with engine.begin() as connection:
-        queue_alerts(connection, list(articles), [RULE], at, 3600)
+        for story, similarity, topics in articles:
+            article_id = next(NEXT_ID)
+            connection.execute(insert(Article).values(
+                id=article_id, outlet="CBC", url=f"https://x.test/{article_id}", canonical_url=f"https://x.test/{article_id}",
+                title=f"article {article_id}", first_seen_at=at, event_time=at, language="en",
+                language_confidence=1.0, language_source="text", word_count=10, text="t", text_sha256="0" * 64,
+                text_source="feed", is_baseline=False, version=1, story_id=story, baseline_similarity=similarity))
+            for topic in topics:
+                connection.execute(insert(ArticleConcept).values(article_id=article_id, concept=topic, kind="topic",
+                                                                 hits=1, terms=[topic], is_topic=True))
+            stored.append(Labelled(article_id, story, "en", "CBC", topics, (), similarity))
+        queue_alerts(connection, stored, [RULE], at, 3600)
 
 
 def alerts(engine) -> list[tuple]:

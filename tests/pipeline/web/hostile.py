@@ -46,7 +46,7 @@ def insert_hostile(engine: Engine) -> dict[str, int]:
             http_status=500, error=f"{SCRIPT} {IMG}"))
         story = connection.execute(insert(Story).values(
             title=f"{SCRIPT} story {BREAKOUT}", first_seen_at=now, last_seen_at=now, article_count=1,
-            outlets=[OUTLET], languages=["en"], centroid={}, anchors=[]).returning(Story.id)).scalar_one()
+            outlets=[OUTLET], languages=["en"]).returning(Story.id)).scalar_one()
         article = connection.execute(insert(Article).values(_article(
             feed, story, published, now, title=TITLE, author=BREAKOUT, url=JS_URL,
             canonical_url=f"{JS_URL}//hostile", text_sha256="0" * 64, version=2,

@@ -82,7 +82,7 @@ def test_copies_are_shown_both_ways_with_the_reason(client, world):
 
 
 def test_the_alaska_story_timeline_spans_five_languages_in_time_order(client, world):
-    story_id = next(iter(world_story_ids(world, "alaska-summit")))
+    story_id = next(iter(world_story_ids(world, "alaska-summit", keys=("a", "l", "ai", "t", "r", "ab"))))
     doc = page(client, f"/stories/{story_id}")
     entries = doc.xpath("//ol[@id='story-timeline']/li")
     assert {e.get("data-language") for e in entries} == {"de", "en", "fr", "uk", "ru"}
@@ -92,8 +92,8 @@ def test_the_alaska_story_timeline_spans_five_languages_in_time_order(client, wo
     assert listed.xpath(f"//table[@id='stories']//a[@href='/stories/{story_id}']")
 
 
-def world_story_ids(world, story: str) -> set[int]:
-    keys = [a["key"] for a in ARTICLES if a["story"] == story]
+def world_story_ids(world, story: str, keys: tuple[str, ...] = ()) -> set[int]:
+    keys = keys or [a["key"] for a in ARTICLES if a["story"] == story]
     with world.engine.connect() as connection:
         return {connection.execute(text("select story_id from articles where id = :i"),
                                    {"i": world.article_id(k)}).scalar_one() for k in keys}
