@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.extraction import our_stage, precision_recall
+from pipeline.boilerplate import MIN_ARTICLES
 from pipeline.language import detect_language
 
 GOLDEN = Path(__file__).parent / "golden" / "quality.toml"
@@ -120,3 +121,25 @@ def test_near_duplicates_on_aeb_outputs(shared_data):
     precision, recall, _, _ = quality(shared_data / "extraction" / "aeb")
     assert precision >= 0.98 and recall >= 0.95  # the bar
     check_or_repin("near_duplicates.aeb", {"precision": precision, "recall": recall})
+
+
+@pytest.mark.shared_data
+def test_the_boilerplate_memory_keeps_extraction_quality_on_aeb(shared_data):
+    from bench.boilerplate import read_aeb, scores, settled_texts
+
+    pages, _ = read_aeb(shared_data / "extraction" / "aeb")
+    off = scores([page.text for page in pages], pages)
+    by_site = scores(settled_texts(pages, MIN_ARTICLES)[0], pages)
+    assert by_site[0] >= off[0]  # the bar: F1 must not drop
+    check_or_repin("boilerplate.aeb", {"f1_by_site": by_site[0],
+                                       "f1_one_outlet": scores(settled_texts(pages, MIN_ARTICLES, one_outlet=True)[0],
+                                                               pages)[0]})
+
+
+def test_the_boilerplate_memory_cleans_the_world_and_keeps_its_text(tmp_path):
+    from bench.boilerplate import run_world, world_quality
+
+    off = run_world(f"sqlite:///{tmp_path / 'off.db'}", tmp_path, min_articles=0)
+    on = run_world(f"sqlite:///{tmp_path / 'on.db'}", tmp_path, min_articles=MIN_ARTICLES)
+    assert sum(off.residue.values()) > 0  # there is boilerplate to remove
+    check_or_repin("boilerplate.world", world_quality(off, on))
