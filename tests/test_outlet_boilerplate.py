@@ -15,7 +15,7 @@ from pipeline.extract import extract_article
 from pipeline.models import FeedEntry, FetchResult
 from tests.conftest import ROOT
 from tests.fixtureserver import WORLD
-from tests.world import ARTICLES, KEPT_BOILERPLATE, write_feed_list
+from tests.world import ARTICLES, KEPT_BOILERPLATE, article, write_feed_list
 
 
 @pytest.fixture
@@ -91,3 +91,23 @@ def test_articles_arriving_one_by_one_in_another_order_end_the_same(world, serve
         if len(world()) == len(ARTICLES):
             break
     assert_clean_world(world, server, capsys)
+
+
+def test_a_page_whose_boilerplate_alone_changed_is_no_new_version(world, server, monkeypatch, tmp_path):
+    monkeypatch.setenv("NEWSWATCH_RECHECK_FIRST", "0")  # every stored article is due a look
+    feeds = write_feed_list(tmp_path / "feeds.toml", server)
+    assert main(["init"]) == 0 and main(["run", "--feeds", str(feeds), "--no-alerts"]) == 0
+    item = article("o")
+    page = (WORLD / item["path"]).read_text(encoding="utf-8")
+    assert "Réactions (3)" in page
+    republished = tmp_path / "republished.html"  # two more comments: the counter moved, nothing else
+    republished.write_text(page.replace("Réactions (3)", "Réactions (5)"), encoding="utf-8")
+    server.replaced[f"/{item['path']}"] = republished
+    server.reset_counts()
+    assert main(["run", "--feeds", str(feeds), "--no-alerts", "--force"]) == 0
+    assert server.requests[f"/{item['path']}"] == 1  # looked at again, and the page came whole
+    with world.engine.connect() as connection:
+        version = connection.execute(text("select version from articles where canonical_url = :url"),
+                                     {"url": f"{server.base}/{item['canonical']}"}).scalar_one()
+        versions = connection.execute(text("select count(*) from article_versions")).scalar_one()
+    assert (version, versions) == (1, 0)  # without the memory: version 2, "Réactions (5)" for "(3)"
