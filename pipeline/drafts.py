@@ -1,15 +1,29 @@
 """Drafts: a fetched page (or a failed fetch) becomes an article ready to store.
 
-Composes the pure stages for one article — extraction, language, fingerprints
-(exact hash and MinHash signature), labels (concepts, topics, baseline similarity) —
-for a new entry and for a re-check alike. Nothing here touches the network or the
-database: the page comes in fetched.
+Composes the pure stages for one article, in two steps. ``read_page``: extraction, and
+the page text's paragraphs with their fingerprints. ``draft_from_reading``: the
+paragraphs the outlet's memory knows as boilerplate removed (``pipeline.boilerplate``),
+then language, fingerprints (exact hash and MinHash signature) and labels (concepts,
+topics, baseline similarity) of the cleaned text. A poll reads all its pages before it
+drafts any, so that its own pages count in the memory too; a re-check drafts its page at
+once. Nothing here touches the network or the database: the page comes in fetched, the
+memory comes in as a value.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
+from pipeline.boilerplate import (
+    OutletMemory,
+    Paragraph,
+    count_articles,
+    paragraph_examples,
+    remove_boilerplate,
+    split_paragraphs,
+)
 from pipeline.dedup import fingerprint_text, signature_of
 from pipeline.errors import ExtractionError
 from pipeline.extract import extract_article, summary_article
@@ -21,9 +35,28 @@ from pipeline.urls import choose_canonical, clean_url
 log = logging.getLogger(__name__)
 
 
-def draft_from_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None, *,
-                    language_hint: str | None, labeller: Labeller) -> ArticleDraft:
-    """The article behind ``entry``: from its page, or from the feed with the page's error."""
+@dataclass(frozen=True)
+class PageReading:
+    """What extraction made of one entry's page, before boilerplate is removed."""
+
+    entry: FeedEntry
+    fetched: bool  # a page came (not its body: a poll holds all its readings at once)
+    url: str
+    canonical_url: str
+    extracted: ExtractedArticle
+    fetch_error: str | None
+    etag: str | None = None  # the page's validators, for re-checks, when it was read
+    last_modified: str | None = None
+    paragraphs: tuple[Paragraph, ...] = ()  # of text from the page; none for the feed's summary
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(p.fingerprint for p in self.paragraphs if p.fingerprint is not None)
+
+
+def read_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None) -> PageReading:
+    """The article behind ``entry`` as extracted: from its page, or from the feed with the
+    page's error."""
     page_url = entry.url
     extracted: ExtractedArticle | None = None
     if error is None and page is not None:
@@ -35,15 +68,45 @@ def draft_from_page(entry: FeedEntry, page: FetchResult | None, error: Exception
     fetch_error = str(error) if error is not None else None
     if extracted is None:
         extracted = summary_article(entry, note=fetch_error or "no page")
+    validated = page is not None and fetch_error is None
+    return PageReading(entry=entry, fetched=page is not None, url=page_url,
+                       canonical_url=choose_canonical(page_url, extracted.canonical_url),
+                       extracted=extracted, fetch_error=fetch_error,
+                       etag=page.etag if validated else None, last_modified=page.last_modified if validated else None,
+                       paragraphs=split_paragraphs(extracted.text) if extracted.source == "page" else ())
+
+
+def count_poll(readings: Iterable[PageReading]) -> dict[str, int]:
+    """In how many of a poll's articles (one per canonical URL) each paragraph is."""
+    by_article = {reading.canonical_url: reading.fingerprints for reading in readings}
+    return count_articles(by_article.values())
+
+
+def draft_from_reading(reading: PageReading, *, memory: OutletMemory, language_hint: str | None,
+                       labeller: Labeller) -> ArticleDraft:
+    """The article ready to store: its text cleaned of the outlet's boilerplate, then read."""
+    extracted = reading.extracted
+    if reading.paragraphs:
+        cleaned = remove_boilerplate(reading.paragraphs, memory)
+        if cleaned.changed:
+            log.debug("url=%s boilerplate removed: %d paragraphs", reading.url, len(cleaned.removed))
+            extracted = replace(extracted, text=cleaned.text)
     language = detect_language(f"{extracted.title}\n{extracted.text}",
                                declared=extracted.declared_language, hint=language_hint)
     from_page = extracted.source == "page"
     return ArticleDraft(
-        entry=entry, url=page_url, canonical_url=choose_canonical(page_url, extracted.canonical_url),
+        entry=reading.entry, url=reading.url, canonical_url=reading.canonical_url,
         extracted=extracted, language=language,
         fingerprint=fingerprint_text(extracted.text, from_page=from_page),
         signature=signature_of(extracted.text) if from_page else None,
         labels=labeller.label(extracted.title, extracted.text, language.code),
-        fetch_error=fetch_error,
-        etag=page.etag if page is not None and fetch_error is None else None,
-        last_modified=page.last_modified if page is not None and fetch_error is None else None)
+        fetch_error=reading.fetch_error, etag=reading.etag, last_modified=reading.last_modified,
+        paragraphs=paragraph_examples(reading.paragraphs))
+
+
+def draft_from_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None, *,
+                    language_hint: str | None, labeller: Labeller,
+                    memory: OutletMemory = OutletMemory()) -> ArticleDraft:
+    """The article behind ``entry``, read and drafted in one go (with no memory: as extracted)."""
+    return draft_from_reading(read_page(entry, page, error), memory=memory, language_hint=language_hint,
+                              labeller=labeller)

@@ -3,18 +3,22 @@
 Health: which feeds have failed for a day, fell silent for much longer than usual, or
 were not polled at all (``pipeline.health`` decides; the verdicts are stored on the feeds
 and shown by ``newswatch feeds``). Housekeeping: poll audit rows older than the retention
-are pruned (each feed's latest poll is kept) and the planner's statistics refreshed. Each
-run is recorded in ``maintenance_runs``.
+are pruned (each feed's latest poll is kept), the boilerplate memory forgets paragraphs
+unseen for ``pipeline.boilerplate.RECENT``, and the planner's statistics are refreshed.
+Each run is recorded in ``maintenance_runs``.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import timedelta
 
+from pipeline.boilerplate import RECENT
 from pipeline.health import FeedHealth, assess_feed
 from pipeline.run import Clock, utcnow
 from pipeline.settings import Settings
+from pipeline.storage.boilerplate import forget_paragraphs
 from pipeline.storage.engine import open_database
 from pipeline.storage.upkeep import (
     MaintenanceRecord,
@@ -24,6 +28,8 @@ from pipeline.storage.upkeep import (
     record_maintenance,
     refresh_statistics,
 )
+
+log = logging.getLogger(__name__)
 
 
 def check_feed_health(settings: Settings, *, clock: Clock = utcnow) -> list[FeedHealth]:
@@ -43,10 +49,13 @@ def health_counts(verdicts: list[FeedHealth]) -> dict[str, int]:
 
 
 def keep_house(settings: Settings, health: dict[str, int], *, clock: Clock = utcnow) -> MaintenanceRecord:
-    """Prune old poll audit rows, refresh statistics, and record this maintenance run."""
+    """Prune old poll audit rows and forgotten paragraphs, refresh statistics, and record
+    this maintenance run."""
     started = clock()
     with open_database(settings.database_url) as engine:
         pruned = prune_polls(engine, started - timedelta(seconds=settings.poll_retention))
+        forgotten = forget_paragraphs(engine, started - RECENT)
+        log.info("maintenance polls_pruned=%d paragraphs_forgotten=%d", pruned, forgotten)
         refresh_statistics(engine)
         record = MaintenanceRecord(
             started_at=started, finished_at=clock(), feeds_checked=health.get("checked", 0),

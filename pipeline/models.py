@@ -113,6 +113,9 @@ class ArticleDraft:
     labels: ArticleLabels | None = None
     etag: str | None = None  # the page's validators, for re-checks
     last_modified: str | None = None
+    # (fingerprint, start) of each distinct paragraph of the page's text before boilerplate
+    # was removed: what the outlet's memory counts for this article (pipeline.boilerplate)
+    paragraphs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

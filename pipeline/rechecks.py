@@ -3,7 +3,9 @@
 Each feed's poll looks at a bounded number of its articles that are due (the schedule
 of ``pipeline.versions``), and at any article its feed now lists under a new address.
 A 304 or an unchanged page only moves the next check; a changed title or text becomes
-a new version of the same article — never a new article, never a new story.
+a new version of the same article — never a new article, never a new story. The page is
+cleaned of its outlet's boilerplate as the stored text was, so boilerplate alone is no
+change.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.drafts import draft_from_page
+from pipeline.drafts import draft_from_reading, read_page
 from pipeline.errors import BudgetSpentError, FetchError
 from pipeline.fetch import Budget, Fetcher
 from pipeline.labels import Labeller
 from pipeline.models import FeedConfig, FeedEntry
 from pipeline.settings import Settings
+from pipeline.storage.boilerplate import recall_memory
 from pipeline.storage.versions import (
     CheckTarget,
     check_targets,
@@ -83,8 +86,10 @@ def _recheck(target: CheckTarget, feed: FeedConfig, *, settings: Settings, fetch
     if page.not_modified:
         record_check(engine, target.id, now, upcoming, page.etag, page.last_modified)
         return "unchanged"
-    entry = FeedEntry(guid=str(target.id), link=target.url, url=target.url)
-    draft = draft_from_page(entry, page, None, language_hint=feed.language, labeller=labeller)
+    reading = read_page(FeedEntry(guid=str(target.id), link=target.url, url=target.url), page, None)
+    memory = recall_memory(engine, feed.outlet, sorted(reading.fingerprints), now=now,
+                           min_articles=settings.boilerplate_articles)
+    draft = draft_from_reading(reading, memory=memory, language_hint=feed.language, labeller=labeller)
     same_text = draft.fingerprint.text_sha256 == target.text_sha256
     same_title = (draft.extracted.page_title or "") == (target.page_title or "")
     if draft.fetch_error or draft.extracted.source != "page" or (same_text and same_title):

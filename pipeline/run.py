@@ -17,6 +17,7 @@ one by one, so one that the database will not take does not hold the others host
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pipeline.drafts import draft_from_page
+from pipeline.boilerplate import OutletMemory
+from pipeline.drafts import PageReading, count_poll, draft_from_reading, read_page
 from pipeline.errors import (
     BudgetSpentError,
     FeedParseError,
@@ -42,6 +44,7 @@ from pipeline.schedule import capped_retry_after, is_due, next_poll_at
 from pipeline.rechecks import RecheckCounts, recheck_articles
 from pipeline.seeds import load_baseline, load_feeds
 from pipeline.settings import Settings
+from pipeline.storage.boilerplate import recall_memory
 from pipeline.storage.engine import open_database
 from pipeline.storage.hostgate import DatabaseHostGate
 from pipeline.storage.repository import FeedState, KnownEntries, PollRecord, Repository, StoredCounts
@@ -49,6 +52,7 @@ from pipeline.versions import next_check_at
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+Recall = Callable[[Sequence[str]], OutletMemory]  # an outlet's stored memory of these fingerprints
 RETURN_WITHIN = 900.0  # seconds: a poll that left entries for later is followed this soon at the latest
 
 
@@ -168,7 +172,9 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
     taken, waiting = split.fresh[:settings.max_entries], split.fresh[settings.max_entries:]
-    drafts, unfetched = build_drafts(taken, feed, cycle.fetcher, cycle.labeller, budget)
+    recall = functools.partial(recall_memory, repository.engine, feed.outlet, now=cycle.clock(),
+                               min_articles=settings.boilerplate_articles)
+    drafts, unfetched = build_drafts(taken, feed, cycle.fetcher, cycle.labeller, budget, recall)
     deferred = len(waiting) + len(unfetched)
     failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
     now = cycle.clock()
@@ -181,7 +187,8 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
     counts, refused = _store(poll, repository, record, drafts, split.links, outlet=feed.outlet,
                              next_check=next_check_at(now, 0, now, first=settings.recheck_first,
                                                       until=settings.recheck_until),
-                             rules=cycle.labeller.rules, digest_window=settings.digest_window)
+                             rules=cycle.labeller.rules, digest_window=settings.digest_window,
+                             boilerplate_articles=settings.boilerplate_articles)
     rechecked = _recheck(feed, state, split.moved, cycle, budget)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d deferred=%d versions=%d", feed.name,
              len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), deferred,
@@ -312,42 +319,75 @@ def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEnt
 
 
 def build_drafts(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher, labeller: Labeller,
-                 budget: Budget | None = None) -> tuple[list[ArticleDraft], list[FeedEntry]]:
+                 budget: Budget | None = None, recall: Recall | None = None,
+                 ) -> tuple[list[ArticleDraft], list[FeedEntry]]:
     """Fetch and read each entry's page once, even when several entries share a URL, until
-    the budget is spent; the drafts, and the entries left for the next poll."""
+    the budget is spent; then draft them, without the paragraphs that the outlet's memory
+    (``recall``: the stored counts of the poll's fingerprints) and the poll's own pages
+    together show to be boilerplate. The drafts, and the entries left for the next poll."""
+    readings, unread = read_pages(entries, feed, fetcher, budget)
+    stored = recall(sorted(set().union(*(r.fingerprints for r in readings)))) if recall else OutletMemory()
+    memory = stored.plus(count_poll(readings))
     by_url: dict[str, ArticleDraft] = {}
     drafts: list[ArticleDraft] = []
+    for reading in readings:
+        if reading.entry.url not in by_url:
+            by_url[reading.entry.url] = read_draft(reading, feed, labeller, memory)
+        drafts.append(dataclasses.replace(by_url[reading.entry.url], entry=reading.entry))
+    return drafts, unread
+
+
+def read_pages(entries: Sequence[FeedEntry], feed: FeedConfig, fetcher: Fetcher,
+               budget: Budget | None = None) -> tuple[list[PageReading], list[FeedEntry]]:
+    """Each entry's page, fetched and extracted once per URL until the budget is spent;
+    and the entries left for the next poll."""
+    by_url: dict[str, PageReading] = {}
+    readings: list[PageReading] = []
     for index, entry in enumerate(entries):
         if entry.url in by_url:
-            drafts.append(dataclasses.replace(by_url[entry.url], entry=entry))
+            readings.append(dataclasses.replace(by_url[entry.url], entry=entry))
             continue
         if budget is not None and budget.is_spent():
-            return drafts, list(entries[index:])
+            return readings, list(entries[index:])
         page, error = None, None
         try:
             page = fetcher.fetch_page(entry.link, budget=budget)
         except BudgetSpentError as spent:
             log.info("feed=%s %s: the rest waits for the next poll", feed.name, spent)
-            return drafts, list(entries[index:])
+            return readings, list(entries[index:])
         except FetchError as failure:
             log.warning("feed=%s url=%s article failed: %s", feed.name, entry.link, failure)
             error = failure
-        draft = read_draft(entry, page, error, feed, labeller)
-        by_url[entry.url] = draft
-        drafts.append(draft)
-    return drafts, []
+        by_url[entry.url] = _read_page(entry, page, error, feed)
+        readings.append(by_url[entry.url])
+    return readings, []
 
 
-def read_draft(entry: FeedEntry, page: FetchResult | None, error: Exception | None, feed: FeedConfig,
-               labeller: Labeller) -> ArticleDraft:
+def read_draft(reading: PageReading, feed: FeedConfig, labeller: Labeller, memory: OutletMemory) -> ArticleDraft:
     """The entry's draft; if reading its page fails in a way no stage foresaw, the entry is
     still stored from the feed, with the reason."""
     try:
-        return draft_from_page(entry, page, error, language_hint=feed.language, labeller=labeller)
+        return draft_from_reading(reading, memory=memory, language_hint=feed.language, labeller=labeller)
+    except Exception as failure:  # noqa: BLE001 — one page must not cost its feed the poll
+        if not reading.fetched:
+            raise
+        return draft_from_reading(_unreadable(reading.entry, feed, failure), memory=memory,
+                                  language_hint=feed.language, labeller=labeller)
+
+
+def _read_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None,
+               feed: FeedConfig) -> PageReading:
+    """The entry's page read; as in ``read_draft``, from the feed if that fails unforeseen."""
+    try:
+        return read_page(entry, page, error)
     except Exception as failure:  # noqa: BLE001 — one page must not cost its feed the poll
         if page is None:
             raise
-        log.exception("feed=%s url=%s page could not be read", feed.name, entry.link)
-        reason = f"page could not be read: internal error: {type(failure).__name__}: {failure}"
-        return draft_from_page(entry, None, RuntimeError(reason), language_hint=feed.language,
-                               labeller=labeller)
+        return _unreadable(entry, feed, failure)
+
+
+def _unreadable(entry: FeedEntry, feed: FeedConfig, failure: Exception) -> PageReading:
+    """The entry from its feed, saying why its page could not be read (called while handling ``failure``)."""
+    log.exception("feed=%s url=%s page could not be read", feed.name, entry.link)
+    reason = f"page could not be read: internal error: {type(failure).__name__}: {failure}"
+    return read_page(entry, None, RuntimeError(reason))

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from pipeline.boilerplate import MIN_ARTICLES
 from pipeline.errors import SettingsError
 
 PREFIX = "NEWSWATCH_"
@@ -103,6 +104,7 @@ class Settings:
     alert_attempts: int = 6
     alert_backoff: float = 60.0
     delivery_timeout: float = 30.0
+    boilerplate_articles: int = MIN_ARTICLES  # a paragraph in this many of an outlet's articles is boilerplate; 0: off
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -238,6 +240,7 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "alert_attempts": _positive(int),
     "alert_backoff": _seconds(allow_zero=True),
     "delivery_timeout": _seconds(),
+    "boilerplate_articles": _positive(int, allow_zero=True),
 }
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.extraction import our_stage, precision_recall
+from pipeline.boilerplate import MIN_ARTICLES
 from pipeline.language import detect_language
 from tests.conftest import ROOT
 
@@ -159,3 +160,25 @@ def test_events_on_real_news_hold_their_pins(real_news):
 def test_real_news_gives_the_same_stories_and_alerts_in_any_feed_order(real_news):
     _, outcomes = real_news
     assert len(outcomes) == 1
+
+
+@pytest.mark.shared_data
+def test_the_boilerplate_memory_keeps_extraction_quality_on_aeb(shared_data):
+    from bench.boilerplate import read_aeb, scores, settled_texts
+
+    pages, _ = read_aeb(shared_data / "extraction" / "aeb")
+    off = scores([page.text for page in pages], pages)
+    by_site = scores(settled_texts(pages, MIN_ARTICLES)[0], pages)
+    assert by_site[0] >= off[0]  # the bar: F1 must not drop
+    check_or_repin("boilerplate.aeb", {"f1_by_site": by_site[0],
+                                       "f1_one_outlet": scores(settled_texts(pages, MIN_ARTICLES, one_outlet=True)[0],
+                                                               pages)[0]})
+
+
+def test_the_boilerplate_memory_cleans_the_world_and_keeps_its_text(tmp_path):
+    from bench.boilerplate import run_world, world_quality
+
+    off = run_world(f"sqlite:///{tmp_path / 'off.db'}", tmp_path, min_articles=0)
+    on = run_world(f"sqlite:///{tmp_path / 'on.db'}", tmp_path, min_articles=MIN_ARTICLES)
+    assert sum(off.residue.values()) > 0  # there is boilerplate to remove
+    check_or_repin("boilerplate.world", world_quality(off, on))

@@ -10,6 +10,7 @@ from tests.fixtureserver import WORLD, FixtureServer
 MANIFEST = tomllib.loads((WORLD / "world.toml").read_text(encoding="utf-8"))
 FEEDS = MANIFEST["feed"]
 ARTICLES = MANIFEST["article"]
+KEPT_BOILERPLATE = {b["outlet"]: tuple(b["phrases"]) for b in MANIFEST["kept_boilerplate"]}
 # Feeds whose server misbehaves, and feeds whose items point at misbehaving pages.
 FAULTY_FEEDS = {
     "fault-500": ("fault/500", "HTTP 500"),
@@ -25,9 +26,11 @@ def article(key: str) -> dict:
     return next(a for a in ARTICLES if a["key"] == key)
 
 
-def write_feed_list(path: Path, server: FixtureServer, *, faults: bool = False) -> Path:
-    """A feeds.toml with every world feed (and, if asked, the faulty ones) on ``server``."""
-    tables = [(f["name"], server.url(f["path"]), f["outlet"], f["language"]) for f in FEEDS]
+def write_feed_list(path: Path, server: FixtureServer, *, faults: bool = False, reverse: bool = False) -> Path:
+    """A feeds.toml with every world feed (and, if asked, the faulty ones) on ``server``;
+    ``reverse``: the world's feeds in the opposite order."""
+    tables = [(f["name"], server.url(f["path"]), f["outlet"], f["language"])
+              for f in (reversed(FEEDS) if reverse else FEEDS)]
     if faults:
         tables += [(name, server.url(route), "Faults", "en") for name, (route, _) in FAULTY_FEEDS.items()]
         tables.append(("fault-pages", server.url("fault/faulty-pages.xml"), "Faults", "en"))

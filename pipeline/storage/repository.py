@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, or_, select, update
 
 from pipeline.alerts import Rule
+from pipeline.boilerplate import MIN_ARTICLES
 from pipeline.dedup import summary_key
 from pipeline.labels import ArticleLabels
 from pipeline.models import ArticleDraft, FeedConfig, FeedEntry
 from pipeline.seeds import Baseline
+from pipeline.storage.boilerplate import remember_paragraphs
 from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.outbox import queue_alerts
@@ -136,8 +138,9 @@ class Repository:
                    links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "",
                    next_check: datetime | None = None, rules: Sequence[Rule] = (),
                    digest_window: float = 3600.0, record_poll: bool = True,
-                   counted: StoredCounts | None = None) -> StoredCounts:
-        """Write everything one poll produced, and the alerts it causes, in one transaction.
+                   counted: StoredCounts | None = None, boilerplate_articles: int = MIN_ARTICLES) -> StoredCounts:
+        """Write everything one poll produced, and the alerts it causes, in one transaction;
+        count the new articles' paragraphs in the outlet's boilerplate memory.
 
         ``record_poll=False`` stores articles only (a poll stored piece by piece); the
         poll's own row then counts what those pieces ``counted`` besides its own."""
@@ -158,6 +161,8 @@ class Repository:
             queue_alerts(connection, originals, rules, poll.finished_at, digest_window)
             entry_links = [(d.entry, article_ids[d.canonical_url]) for d in drafts] + list(links)
             self._insert_entries(connection, poll.feed_id, entry_links, poll.finished_at)
+            # Last: its rows are the ones other polls of the outlet wait for.
+            remember_paragraphs(connection, outlet, created, poll.finished_at, boilerplate_articles)
             counts = StoredCounts(new=len(new_ids), duplicates=len(entry_links) - len(new_ids),
                                   article_ids=tuple(sorted(new_ids)))
             if record_poll:

@@ -152,6 +152,7 @@ class Article(Base):
     """One article: its text, metadata and labels (the baseline is one too)."""
 
     __tablename__ = "articles"
+    __table_args__ = (Index(None, "outlet", "first_seen_at"),)  # an outlet's recent articles (boilerplate)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int | None] = mapped_column(ForeignKey("feeds.id", ondelete="SET NULL"), index=True)
@@ -287,6 +288,21 @@ class Entry(Base):
     title: Mapped[str] = mapped_column(StorableText, default="")
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime]
+
+
+class OutletParagraph(Base):
+    """The per-outlet boilerplate memory: a paragraph's fingerprint (``pipeline.boilerplate``)
+    and in how many of the outlet's articles it was seen, counted while it keeps appearing
+    (a gap longer than ``RECENT`` starts the count again)."""
+
+    __tablename__ = "outlet_paragraphs"
+
+    outlet: Mapped[str] = mapped_column(StorableString(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(StorableString(16), primary_key=True)
+    articles: Mapped[int] = mapped_column(Integer)  # distinct articles, each counted when first stored
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+    example: Mapped[str] = mapped_column(StorableText)  # the start of the paragraph as first seen
 
 
 class HostSlot(Base):

@@ -129,3 +129,29 @@ def test_an_airflow_task_fails_for_an_unforeseen_error_and_the_poll_is_recorded(
         row = next(r for r in feed_health(engine) if r["feed"] == "bug")
     assert row["status"] == "error" and row["failures"] == 1
     assert "bug" not in plan_cycle(settings)  # backed off: the next run is not stopped by it again
+
+
+@pytest.mark.parametrize("stage", ["reading", "drafting"])
+def test_a_page_no_stage_can_read_is_stored_from_its_feed_with_the_reason(settings, monkeypatch, stage):
+    import pipeline.drafts
+    from pipeline.labels import Labeller
+    from pipeline.storage.engine import open_database
+    from sqlalchemy import text
+
+    def bug(*args):  # a stand-in for a bug in a stage, on the pages' text only
+        raise ZeroDivisionError(f"{stage} bug")
+
+    if stage == "reading":
+        monkeypatch.setattr(pipeline.drafts, "split_paragraphs", bug)
+    else:
+        original = Labeller.label
+        monkeypatch.setattr(Labeller, "label", lambda self, title, body, language: original(
+            self, title, body, language) if len(body) < 1000 else bug())
+    report = poll_one(settings, "quotidien")
+    assert report.status == "ok" and report.new == 9
+    with open_database(settings.database_url) as engine, engine.connect() as connection:
+        stored = connection.execute(text("select text_source, fetch_error from articles "
+                                         "where outlet = 'Le Quotidien du Soir'")).all()
+    assert len(stored) == 9 and {source for source, _ in stored} == {"feed"}
+    assert all(f"page could not be read: internal error: ZeroDivisionError: {stage} bug" in error
+               for _, error in stored)
