@@ -16,6 +16,16 @@ from datetime import datetime, timezone
 
 import trafilatura
 from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.settings import Document
 from trafilatura.utils import decode_file
 
 from pipeline.errors import ExtractionError
@@ -56,21 +66,25 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
         raise ExtractionError(page.final_url, "the page is not parseable HTML")
     declared_language = _declared_language(tree)
     canonical = _canonical_link(tree)
+    # A feed that dates its entry spares us trafilatura's date search (htmldate), the costly
+    # part of its metadata pass; the headline, author and site name are read the same way.
+    dated = entry.published_at is not None
     try:
-        document = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=True,
+        document = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=not dated,
                                                **EXTRACTION_OPTIONS)
+        about = page_metadata(tree, page.final_url) if dated else document
     except Exception as error:  # hostile HTML must not stop the cycle; we keep the reason
         log.exception("url=%s extractor failed", page.final_url)
         raise ExtractionError(page.final_url, f"extractor failed: {type(error).__name__}: {error}") from error
     text = (document.text or "").strip() if document is not None else ""
     metadata = {
-        "title": entry.title or (document.title if document is not None else "") or "",
-        "author": entry.author or (document.author if document is not None else "") or "",
+        "title": entry.title or getattr(about, "title", None) or "",
+        "author": entry.author or getattr(about, "author", None) or "",
         "published_at": entry.published_at or _page_date(document),
-        "site_name": (document.sitename if document is not None else "") or "",
+        "site_name": getattr(about, "sitename", None) or "",
         "canonical_url": canonical,
         "declared_language": declared_language,
-        "page_title": (document.title if document is not None else "") or "",
+        "page_title": getattr(about, "title", None) or "",
     }
     words, summary_words = count_words(text), count_words(entry.summary)
     if summary_words > words:
@@ -81,6 +95,28 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
     if not text:
         raise ExtractionError(page.final_url, "no article text in the page or the feed summary")
     return ExtractedArticle(text=text, source="page", **metadata)
+
+
+def page_metadata(tree: HtmlElement, url: str) -> Document:
+    """The page's headline, author and site name as trafilatura's metadata pass finds them
+    (meta tags, JSON-LD, title elements), without its date search."""
+    document = examine_meta(tree)
+    if document.author and " " not in document.author:
+        document.author = None  # as trafilatura does: a single word is no author's name
+    try:
+        document = extract_meta_json(tree, document)
+    except Exception:  # noqa: BLE001 — trafilatura's own fallback: malformed JSON-LD counts for nothing
+        log.debug("malformed JSON-LD metadata")
+    document.title = document.title or extract_title(tree)
+    document.author = document.author or extract_author(tree)
+    document.sitename = (document.sitename or extract_sitename(tree) or "").lstrip("@")
+    if document.sitename and "." not in document.sitename and not document.sitename[0].isupper():
+        document.sitename = document.sitename.title()
+    if not document.sitename:  # the domain of the page's own URL, as trafilatura falls back to
+        domain = META_URL.match(document.url or extract_url(tree, url) or "")
+        document.sitename = domain[1] if domain else ""
+    document.clean_and_trim()
+    return document
 
 
 def summary_article(entry: FeedEntry, note: str) -> ExtractedArticle:

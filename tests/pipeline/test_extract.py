@@ -105,3 +105,15 @@ def test_deeply_nested_html_does_not_crash():
         extract_article(page("deep.html", nested), FeedEntry(guid="1", link="x", url="x", summary="Teaser"))
     except ExtractionError:
         pass  # a clear error is as good as a result; a crash is not
+
+
+@pytest.mark.parametrize("item", [a for a in ARTICLES if a["kind"] != "video"], ids=lambda a: a["key"])
+def test_a_dated_entry_reads_the_page_alike_without_the_date_search(item):
+    from datetime import datetime, timezone
+
+    undated = extract_article(page(item["path"]), entry_for(item))
+    dated_entry = FeedEntry(**{**entry_for(item).__dict__, "published_at": datetime(2025, 8, 16, tzinfo=timezone.utc)})
+    dated = extract_article(page(item["path"]), dated_entry)
+    assert (dated.text, dated.page_title, dated.author, dated.site_name) == \
+        (undated.text, undated.page_title, undated.author, undated.site_name)
+    assert dated.published_at == dated_entry.published_at  # the feed's date
