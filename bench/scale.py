@@ -1,0 +1,227 @@
+"""Load and soak: N synthetic feeds on loopback hosts, polled by `newswatch run`.
+
+A synthetic world of ``--feeds`` feeds of ``--entries`` entries each, spread over
+``--hosts`` loopback addresses (127.0.1.1, 127.0.1.2, …; each a server of its own, with
+robots.txt, ETags and 304s). Every article page is a real page of the AEB benchmark
+(``../shared/data/extraction/aeb``, read, never copied) with a paragraph of its own
+added, so extraction costs what it costs on real news and no two articles are the same.
+For each size it runs `newswatch init`, a first cycle (everything new) and an unchanged
+cycle (every feed answers 304), each as a fresh process, and reports wall seconds, CPU
+seconds, new articles per second, feeds per second, peak RSS, and requests per feed.
+
+    .venv/bin/python bench/scale.py [--feeds 100,1000] [--entries 20] [--hosts 20] \\
+        [--database sqlite|postgresql] [--host-delay 0] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.hostile import words  # noqa: E402
+
+AEB = ROOT.parent / "shared" / "data" / "extraction" / "aeb"
+POSTGRES = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+class World:
+    """The synthetic feeds and pages, served by one server per loopback host."""
+
+    def __init__(self, feeds: int, entries: int, hosts: int, pages: list[bytes]) -> None:
+        self.feeds, self.entries, self.hosts, self.pages = feeds, entries, hosts, pages
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._servers: list[ThreadingHTTPServer] = []
+        self.port = 0
+
+    def host(self, feed: int) -> str:
+        return f"127.0.1.{1 + feed % self.hosts}"
+
+    def feed_url(self, feed: int) -> str:
+        return f"http://{self.host(feed)}:{self.port}/feeds/{feed}.xml"
+
+    def __enter__(self) -> "World":
+        handler = _handler(self)
+        first = ThreadingHTTPServer((self.host(0), 0), handler)
+        self.port = first.server_address[1]
+        self._servers = [first] + [ThreadingHTTPServer((f"127.0.1.{1 + h}", self.port), handler)
+                                   for h in range(1, self.hosts)]
+        for server in self._servers:
+            server.daemon_threads = True
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+    def feed_body(self, feed: int) -> bytes:
+        base = f"http://{self.host(feed)}:{self.port}"
+        items = "".join(
+            f"<item><title>Report {feed}-{n}: {words(f'title{feed}-{n}', 6)}</title>"
+            f"<link>{base}/articles/{feed}-{n}.html</link><guid>{feed}-{n}</guid>"
+            f"<description>{words(f'teaser{feed}-{n}', 25)}.</description>"
+            f"<pubDate>{formatdate(1755338400 + feed * 60 + n, usegmt=True)}</pubDate></item>"
+            for n in range(self.entries))
+        return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Feed {feed}</title>"
+                f"{items}</channel></rss>").encode("utf-8")
+
+    def page_body(self, feed: int, n: int) -> bytes:
+        page = self.pages[(feed * self.entries + n) % len(self.pages)]
+        own = f"<p>{words(f'page{feed}-{n}', 60)}.</p>".encode("utf-8")
+        return page.replace(b"</body>", own + b"</body>", 1)
+
+
+def _handler(world: World) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            with world._lock:
+                world.requests[self.path.split("/")[1] if "/" in self.path else self.path] += 1
+            if self.path == "/robots.txt":
+                return self.send(b"User-agent: *\nAllow: /\n", "text/plain")
+            name = self.path.rsplit("/", 1)[-1]
+            if self.path.startswith("/feeds/"):
+                body = world.feed_body(int(name.split(".")[0]))
+                etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                return self.send(body, "application/rss+xml; charset=utf-8", {"ETag": etag})
+            feed, n = (int(x) for x in name.split(".")[0].split("-"))
+            return self.send(world.page_body(feed, n), "text/html; charset=utf-8")
+
+        def send(self, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+def run_step(args: list[str], env: dict[str, str]) -> dict:
+    """One `newswatch` command as a process of its own: wall and CPU seconds, peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "newswatch"), *args], env=env,
+                          capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"newswatch {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return {"wall": time.monotonic() - started,
+            "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "rss_mib": after.ru_maxrss / 1024}
+
+
+def database(kind: str, folder: Path):
+    """A fresh database: its URL, and how to drop it afterwards."""
+    if kind == "sqlite":
+        return f"sqlite:///{folder / 'scale.db'}", lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"newswatch_scale_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False), drop
+
+
+def stored_articles(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(text("select count(*) from articles where not is_baseline")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def measure(size: int, args: argparse.Namespace, pages: list[bytes]) -> list[tuple]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, World(size, args.entries, args.hosts, pages) as world:
+        folder = Path(tmp)
+        url, drop = database(args.database, folder)
+        feeds = folder / "feeds.toml"
+        feeds.write_text("".join(f'[[feed]]\nname = "feed-{i}"\nurl = "{world.feed_url(i)}"\noutlet = "Outlet {i % 50}"\n\n'
+                                 for i in range(size)), encoding="utf-8")
+        env = {**os.environ, "NEWSWATCH_DATABASE_URL": url, "NEWSWATCH_DATA_DIR": str(folder / "data"),
+               "NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.0/8",
+               "NEWSWATCH_HOST_DELAY": str(args.host_delay), "NEWSWATCH_MAX_ENTRIES": str(args.entries)}
+        if args.workers:
+            env["NEWSWATCH_WORKERS"] = str(args.workers)
+        try:
+            run_step(["init"], env)
+            for label in ("first cycle", "unchanged cycle"):
+                world.requests.clear()
+                before = stored_articles(url)
+                step = run_step(["run", "--force", "--no-alerts"], env)
+                new = stored_articles(url) - before
+                requests = sum(world.requests.values())
+                rows.append((size, label, step["wall"], step["cpu"], new / step["wall"], size / step["wall"],
+                             step["rss_mib"], requests / size, new))
+        finally:
+            drop()
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", default="100,1000")
+    parser.add_argument("--entries", type=int, default=20)
+    parser.add_argument("--hosts", type=int, default=20)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--host-delay", type=float, default=0.0)
+    parser.add_argument("--workers", type=int, default=0, help="NEWSWATCH_WORKERS (0: the default)")
+    args = parser.parse_args()
+    if not (AEB / "ground-truth.json").is_file():
+        print(f"AEB pages not found at {AEB}: nothing to measure")
+        return 0
+    truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = [gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()) for key in sorted(truth)]
+    print(f"{args.entries} entries a feed, {args.hosts} hosts, {args.database}, host delay {args.host_delay:g} s, "
+          f"workers {args.workers or 'default'}\n")
+    print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed | new articles |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in (int(s) for s in args.feeds.split(",")):
+        for row in measure(size, args, pages):
+            print("| %d | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d |" % row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
