@@ -314,6 +314,16 @@ class HostSlot(Base):
     next_request_at: Mapped[datetime]
 
 
+class FetchClaim(Base):
+    """A page a poll is fetching now: another poll leaves it alone (``pipeline.storage.claims``)."""
+
+    __tablename__ = "fetch_claims"
+
+    url: Mapped[str] = mapped_column(StorableText, primary_key=True)
+    owner: Mapped[str] = mapped_column(StorableString(40))
+    claimed_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class MaintenanceRun(Base):
     """One run of the daily maintenance: feed health and housekeeping."""
 
