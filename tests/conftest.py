@@ -23,6 +23,26 @@ POSTGRES_URL = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tiers: every test is in the full suite (`./dev test`); the fast tier (`./dev test
+    fast`) leaves out what needs Airflow, a browser, PostgreSQL or ../shared/data, and
+    whole-world runs through the CLI."""
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT / "tests")
+        if path.parts[0] in ("dags", "plugins") or path.name == "test_dev_up.py":
+            item.add_marker(pytest.mark.airflow)
+        if path.name == "test_browser.py":
+            item.add_marker(pytest.mark.browser)
+        if len(path.parts) == 1 and path.name not in ("test_readme.py", "conftest.py"):
+            item.add_marker(pytest.mark.slow)
+        if "shared_data" in item.fixturenames:
+            item.add_marker(pytest.mark.shared_data)
+        callspec = getattr(item, "callspec", None)
+        uses_postgres = {"postgres_server", "postgres_url", "stored_worlds"} & set(item.fixturenames)
+        if uses_postgres or (callspec is not None and "postgresql" in callspec.id.split("-")):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture
 def server():
     """A fresh fixture server per test, so request counts belong to the test."""
