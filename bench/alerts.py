@@ -119,7 +119,8 @@ def world_run() -> None:
     print("\n(The first poll's alert waits for the rest of the cycle: `newswatch run` delivers after all feeds.)")
     print("\n## Digests two hours later\n")
     print(f"{len(digests)} digest(s) for {len(digest_stories)} story/stories; at most one per story and window: "
-          f"{max(digest_stories.values(), default=0) <= 1}; articles listed: {sum(len(d['articles']) for d in digests)}")
+          f"{max(digest_stories.values(), default=0) <= 1}; "
+          f"articles listed: {sum(len(d['articles']) for d in digests)}")
 
 
 def arrival_orders() -> None:

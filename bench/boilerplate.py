@@ -184,7 +184,8 @@ def measure_world(url: str, base: str, polls: int, seconds: float) -> WorldRun:
         phrases = (*article["boilerplate_phrases"], *KEPT_BOILERPLATE.get(article["outlet"], ()))
         residue[article["outlet"]] += any(phrase in texts[article["key"]] for phrase in phrases)
     hits = {outlet: len({hit.id for phrase in phrases for hit in search_articles(
-        engine, f'"{phrase}"', SearchFilter(outlet=outlet), limit=100).hits}) for outlet, phrases in KEPT_BOILERPLATE.items()}
+        engine, f'"{phrase}"', SearchFilter(outlet=outlet), limit=100).hits})
+        for outlet, phrases in KEPT_BOILERPLATE.items()}
     engine.dispose()
     return WorldRun(texts, dict(residue), hits, polls, seconds)
 
@@ -251,7 +252,8 @@ def print_world(database: str, runs: dict[str, WorldRun]) -> None:
                       f"{unrelated_containment(off, outlet):.3f}", f"{unrelated_containment(on, outlet):.3f}")
     CONSOLE.print(table)
     per_article = {name: run.seconds / len(ARTICLES) * 1000 for name, run in runs.items()}
-    CONSOLE.print(f"other words lost: {other_words(off, on)[1]} of {other_words(off, on)[0]}; one entry per poll, feeds reversed "
+    CONSOLE.print(f"other words lost: {other_words(off, on)[1]} of {other_words(off, on)[0]}; "
+                  "one entry per poll, feeds reversed "
                   f"({slow.polls} cycles): {order_differences(on, slow)} articles' texts differ from one cycle's\n"
                   f"wall ms per article of a cycle (fetch over loopback to commit, fastest of 3): memory off "
                   f"{per_article['off']:.1f}, on {per_article['on']:.1f}\n")

@@ -177,7 +177,8 @@ def measure(size: int, args: argparse.Namespace, pages: list[bytes]) -> list[tup
         folder = Path(tmp)
         url, drop = database(args.database, folder)
         feeds = folder / "feeds.toml"
-        feeds.write_text("".join(f'[[feed]]\nname = "feed-{i}"\nurl = "{world.feed_url(i)}"\noutlet = "Outlet {i % 50}"\n\n'
+        feeds.write_text("".join(f'[[feed]]\nname = "feed-{i}"\nurl = "{world.feed_url(i)}"\n'
+                                 f'outlet = "Outlet {i % 50}"\n\n'
                                  for i in range(size)), encoding="utf-8")
         env = {**os.environ, "NEWSWATCH_DATABASE_URL": url, "NEWSWATCH_DATA_DIR": str(folder / "data"),
                "NEWSWATCH_FEEDS": str(feeds), "NEWSWATCH_ALLOWED_PRIVATE_HOSTS": "127.0.0.0/8",

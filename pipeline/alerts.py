@@ -243,8 +243,8 @@ def explain(rule: Rule, member: Member, match: RuleMatch) -> Explanation:
 
 
 def compose_digest(alert: dict[str, Any], articles: list[dict[str, Any]], story: dict[str, Any],
-                   rule: Rule, web_url: str | None, *, earlier_outlets: list[str] = (),
-                   earlier_languages: list[str] = ()) -> Message:
+                   rule: Rule, web_url: str | None, *, earlier_outlets: Sequence[str] = (),
+                   earlier_languages: Sequence[str] = ()) -> Message:
     """Follow-up coverage of an alerted story: the window's articles, and which outlets and
     languages are new to the story."""
     outlets = sorted({a["outlet"] for a in articles})

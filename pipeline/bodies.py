@@ -6,6 +6,7 @@ Pure helpers of the fetcher (``pipeline.fetch``); nothing here touches the netwo
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from pipeline.errors import BodyTooLargeError, ContentTypeError, DecodingError
 from pipeline.models import FetchResult
@@ -26,7 +27,7 @@ class BoundedDecoder:
         self.limit = limit
         self.compressed = encoding not in ("", "identity")
         self.wbits = 47 if encoding in ("gzip", "x-gzip") else 15  # 47: gzip or zlib header
-        self._decompressor = zlib.decompressobj(self.wbits) if self.compressed else None
+        self._decompressor: Any = zlib.decompressobj(self.wbits) if self.compressed else None
         self._parts: list[bytes] = []
         self._size = 0
 

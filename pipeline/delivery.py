@@ -33,8 +33,8 @@ def send_message(urls: Sequence[str], title: str, body: str, *, settings: Settin
     refused = unusable_urls(urls)
     if refused:
         return Delivery(False, f"not a usable Apprise URL: {', '.join(refused)}")
-    errors = [outcome.error for outcome in (_deliver(url, title, body, None, settings) for url in urls)
-              if not outcome.sent]
+    errors = [outcome.error or "not delivered"
+              for outcome in (_deliver(url, title, body, None, settings) for url in urls) if not outcome.sent]
     if errors:
         return Delivery(False, f"delivery failed for {len(errors)} of {len(urls)} targets: {' | '.join(errors)}")
     log.info("delivered title=%r targets=%d", title, len(urls))

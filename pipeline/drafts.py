@@ -68,11 +68,12 @@ def read_page(entry: FeedEntry, page: FetchResult | None, error: Exception | Non
     fetch_error = str(error) if error is not None else None
     if extracted is None:
         extracted = summary_article(entry, note=fetch_error or "no page")
-    validated = page is not None and fetch_error is None
+    validated = page if fetch_error is None else None
     return PageReading(entry=entry, fetched=page is not None, url=page_url,
                        canonical_url=choose_canonical(page_url, extracted.canonical_url),
                        extracted=extracted, fetch_error=fetch_error,
-                       etag=page.etag if validated else None, last_modified=page.last_modified if validated else None,
+                       etag=validated.etag if validated else None,
+                       last_modified=validated.last_modified if validated else None,
                        paragraphs=split_paragraphs(extracted.text) if extracted.source == "page" else ())
 
 

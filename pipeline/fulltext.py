@@ -105,7 +105,7 @@ def analyze(text: str, language: str) -> list[str]:
 @functools.lru_cache(maxsize=None)
 def _terms(algorithm: str | None):
     """word → term for one stemmer, remembered (news vocabulary repeats itself)."""
-    stem, known = _stemmer(algorithm), {}
+    stem, known = _stemmer(algorithm), dict[str, str]()
 
     def term(word: str) -> str:
         found = known.get(word)

@@ -50,7 +50,8 @@ def assess_feed(activity: FeedActivity, now: datetime) -> FeedHealth:
         failures = activity.consecutive_failures
         return FeedHealth(name, "failing", f"{since} ({failures} failed poll{'s' if failures > 1 else ''} in a row)")
     if activity.polls_last_day == 0:
-        return FeedHealth(name, "unpolled", f"no poll in the last day (last {format_span(now - activity.last_polled_at)} ago)")
+        return FeedHealth(name, "unpolled",
+                          f"no poll in the last day (last {format_span(now - activity.last_polled_at)} ago)")
     usual = usual_gap(activity.active_polls)
     if usual is not None:
         quiet = now - activity.active_polls[-1]
@@ -67,7 +68,7 @@ def usual_gap(active_polls: tuple[datetime, ...]) -> timedelta | None:
     if len(active_polls) < MIN_HISTORY:
         return None
     gaps = [later - earlier for earlier, later in zip(active_polls, active_polls[1:])]
-    return median(gaps)
+    return median(gaps)  # type: ignore[type-var]  # timedeltas add and halve like numbers
 
 
 def format_span(span: timedelta) -> str:

@@ -40,7 +40,8 @@ class Labeller:
         self.concepts = {c.id: c for c in concepts}
         self.rules = load_rules(topics_path, {c.id for c in concepts if c.kind == "topic"})
         self.matcher = Matcher(concepts)
-        self.learned = tuple(learn_topic(c.id, c.examples, c.threshold, cache) for c in concepts if c.is_learned)
+        self.learned = tuple(learn_topic(c.id, c.examples, c.threshold, cache)  # type: ignore[arg-type]
+                             for c in concepts if c.is_learned)  # is_learned: it has examples
         self.baseline_vector = self.label_vector(baseline.title, baseline.text, baseline.language)
 
     def label_vector(self, title: str, text: str, language: str) -> Vector:

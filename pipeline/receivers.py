@@ -124,7 +124,7 @@ class Guard:
         finally:
             response.close()  # unread bytes go with the connection, never drained
         response._content = b"".join(kept)  # as requests keeps a body it has read itself
-        response._content_consumed = True
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
 
     def open_mail_socket(self, host: str, port: int, timeout: float | None) -> socket.socket:
         """Connect to a mail server as ``socket.create_connection`` would, within the limits."""

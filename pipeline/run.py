@@ -208,7 +208,7 @@ def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError
             reason += f"; Retry-After capped to {cap:g} s (NEWSWATCH_MAX_FEED_BACKOFF)"
     log.warning("feed=%s failed: %s", poll.feed.name, reason)
     poll.store(repository, poll.record("error", http_status=http and http.status, error=reason,
-                                       retry_after=http and http.retry_after))
+                                       retry_after=http.retry_after if http else None))
     return poll.report("error", http_status=http and http.status, error=reason, transient=is_transient(error))
 
 

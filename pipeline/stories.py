@@ -6,7 +6,8 @@ Two articles report the same event when what they report (their event vectors, s
     link(a, b) = cos(a, b) × exp(−|t_a − t_b| / DECAY)  ≥  MIN_LINK,  and  cos(a, b) ≥ MIN_COSINE
 
 (reports of one hour that are merely about the same part of the world — the war, the
-White House — are alike, but not alike enough to be one event). A story is a group of articles joined by such links (single link). A link depends on
+White House — are alike, but not alike enough to be one event). A story is a group of
+articles joined by such links (single link). A link depends on
 its two articles only, so the stories are the same whatever order the articles arrive
 in, a feed late by a poll or two, or polled in parallel: an article that links to two
 stories merges them — the older story absorbs the younger and keeps its id (and its
@@ -98,7 +99,7 @@ def plan_stories(new: Sequence[EventPoint], stored: Sequence[EventPoint], ages: 
     new article when the original arrived in the same batch."""
     groups = _Groups()
     for point in stored:
-        groups.add(("story", point.story_id))
+        groups.add(("story", point.story_id))  # type: ignore[arg-type]  # a stored point has its story
     for point in new:
         groups.add(("article", point.article_id))
     for a, b in _links(new, stored):

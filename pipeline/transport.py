@@ -2,7 +2,8 @@
 request may take.
 
 Every connection resolves its host once, checks each address it got against the address
-guard (``pipeline.addresses``: nothing that is not global unicast), and connects to the address it checked — never to whatever a second lookup says — so
+guard (``pipeline.addresses``: nothing that is not global unicast), and connects to the
+address it checked — never to whatever a second lookup says — so
 neither DNS rebinding nor a difference between two IDNA encodings can slip a request
 past the check. The host name itself still goes into TLS (SNI) and the Host header.
 
@@ -38,7 +39,7 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("newswa
 def resolve_host(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (the system resolver)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 @contextmanager

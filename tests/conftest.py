@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.airflow)
         if path.name == "test_browser.py":
             item.add_marker(pytest.mark.browser)
-        if len(path.parts) == 1 and path.name not in ("test_readme.py", "conftest.py"):
+        if len(path.parts) == 1 and path.name not in ("test_readme.py", "test_lint.py", "conftest.py"):
             item.add_marker(pytest.mark.slow)
         if "shared_data" in item.fixturenames:
             item.add_marker(pytest.mark.shared_data)

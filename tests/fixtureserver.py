@@ -292,7 +292,8 @@ def _faulty_pages_feed(handler, server) -> None:
         f"<item><title>Item {name}</title><link>{link}</link><guid>fault-{name}</guid>"
         f"<description>Teaser for the item {name}, kept when its page cannot be used.</description>"
         f"<pubDate>Sun, 17 Aug 2025 08:00:00 GMT</pubDate></item>" for name, link in items)
-    feed = f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Faulty pages</title>{body}</channel></rss>"
+    feed = (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>Faulty pages</title>"
+            f"{body}</channel></rss>")
     handler.send_body(feed.encode(), "application/rss+xml")
 
 

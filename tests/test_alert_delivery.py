@@ -180,7 +180,8 @@ def test_a_crash_between_sending_and_marking_resends_with_the_same_key(queued, m
 @pytest.mark.parametrize("queued", ["postgres_url"], indirect=True)
 def test_two_deliverers_at_once_send_each_alert_once(queued):
     with open_database(queued) as engine:
-        [first_id] = [r["id"] for r in rows(queued, "select id from alerts where state = 'pending' order by id limit 1")]
+        [first_id] = [r["id"] for r in rows(queued,
+                                            "select id from alerts where state = 'pending' order by id limit 1")]
         assert claim(engine, first_id, at(0)()) is True
         assert claim(engine, first_id, at(0)()) is False  # taken, and not stale
     with WebhookReceiver() as receiver:

@@ -2,7 +2,8 @@
 127.0.0.1, the fixture feeds through `newswatch run`, on SQLite and PostgreSQL.
 
 The world's summit stories (the Alaska summit, the White House talks, the contest to host
-a trilateral summit and the Kremlin's denial) are each alerted exactly once; traps and other war coverage never; follow-up
+a trilateral summit and the Kremlin's denial) are each alerted exactly once; traps and
+other war coverage never; follow-up
 coverage arrives as one digest per story and window; near-duplicates and new versions
 stay silent; re-runs send nothing.
 """
@@ -116,7 +117,8 @@ def test_each_summit_story_alerts_once_with_why_and_follow_ups_come_as_digests(a
         ids = [a["id"] for a in digest["articles"]]
         assert ids and not set(ids) & alerted_ids and not set(ids) & copies
         assert set(digest["new_outlets"]) <= {a["outlet"] for a in digest["articles"]}
-        stories = {r["story_id"] for r in rows(engine, f"select story_id from articles where id in ({','.join(map(str, ids))})")}
+        stories = {r["story_id"] for r in rows(
+            engine, f"select story_id from articles where id in ({','.join(map(str, ids))})")}
         assert stories == {digest["story"]["id"]}
     assert late_outlets & {o for d in digests for o in d["new_outlets"]}
     mail_digests = [m for m in mailbox.messages[len(first):]]

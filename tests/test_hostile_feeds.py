@@ -224,7 +224,8 @@ REFUSING_TRIGGER = {
     "postgresql": [f"""CREATE FUNCTION refuse_article() RETURNS trigger AS $$ BEGIN
                          IF NEW.title LIKE '%{REFUSED_TITLE}%' THEN RAISE EXCEPTION 'refused by the test trigger';
                          END IF; RETURN NEW; END $$ LANGUAGE plpgsql""",
-                   "CREATE TRIGGER refuse_article BEFORE INSERT ON articles FOR EACH ROW EXECUTE FUNCTION refuse_article()"],
+                   "CREATE TRIGGER refuse_article BEFORE INSERT ON articles FOR EACH ROW "
+                   "EXECUTE FUNCTION refuse_article()"],
 }
 
 

@@ -128,7 +128,8 @@ def test_a_rerun_changes_nothing(world):
     after = {t: rows(engine, f"select * from {t} order by 1, 2") for t in tables}
     for table in tables:
         if table == "articles":  # re-checks move the next check; nothing else changes
-            strip = lambda r: {k: v for k, v in r.items() if k not in ("checks", "checked_at", "next_check_at")}
+            def strip(r):
+                return {k: v for k, v in r.items() if k not in ("checks", "checked_at", "next_check_at")}
             assert [strip(r) for r in after[table]] == [strip(r) for r in before[table]]
         else:
             assert after[table] == before[table], table

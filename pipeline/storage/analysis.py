@@ -8,6 +8,7 @@ articles. It never writes; the web app runs it on a read-only engine.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -93,7 +94,7 @@ def coverage_by_day(engine: Engine, since: date | None = None, until: date | Non
                     topic=topic, on_topic=_series(days, on_topic).get(topic, [0] * len(days)))
 
 
-def _series(days: list[date], rows: list[Any]) -> dict[str, list[int]]:
+def _series(days: list[date], rows: Sequence[Any]) -> dict[str, list[int]]:
     """(day, n, key) rows as one list of daily counts per key, keys sorted."""
     index = {day: n for n, day in enumerate(days)}
     series: dict[str, list[int]] = {}

@@ -42,12 +42,17 @@ def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
         return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
     if sqlite3.sqlite_version_info < MIN_SQLITE:
         raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old; newswatch needs 3.35 or newer")
-    is_file = bool(parsed.database) and parsed.database != ":memory:"
+    database = parsed.database or ""
+    is_file = database not in ("", ":memory:")
     if is_file and not read_only:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    if is_file and read_only and not parsed.database.startswith("file:"):
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"the article database is unreachable: cannot create the folder of {database}: "
+                               f"{error.strerror or error}") from None
+    if is_file and read_only and not database.startswith("file:"):
         # A URI filename, so SQLite itself opens the file read-only (and never creates it).
-        parsed = parsed.set(database=f"file:{quote(str(Path(parsed.database).absolute()))}",
+        parsed = parsed.set(database=f"file:{quote(str(Path(database).absolute()))}",
                             query={**parsed.query, "mode": "ro", "uri": "true"})
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
@@ -98,7 +103,8 @@ def check_database(engine: Engine) -> None:
 
 def short_error(error: SQLAlchemyError) -> str:
     """The driver's first line, without SQLAlchemy's statement dump."""
-    return str(error.orig if getattr(error, "orig", None) is not None else error).strip().splitlines()[0]
+    orig = getattr(error, "orig", None)
+    return str(orig if orig is not None else error).strip().splitlines()[0]
 
 
 @contextmanager

@@ -16,7 +16,6 @@ compared with, never a member of one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -73,8 +72,8 @@ def label_articles(connection: Connection, articles: list[NewArticle]) -> list[L
     members = [a for a in ordered if not a.is_baseline]
     assign_stories(connection, [_point(a) for a in members], ties,
                    on_merge=lambda keep, gone: repoint_alerts(connection, keep, gone))
-    stories = dict(connection.execute(select(Article.id, Article.story_id)
-                                      .where(Article.id.in_([a.id for a in members]))).all())
+    stories = {article_id: story_id for article_id, story_id in connection.execute(
+        select(Article.id, Article.story_id).where(Article.id.in_([a.id for a in members]))) if story_id is not None}
     return [Labelled(a.id, stories[a.id], a.language, a.outlet, a.labels.topics if a.labels else (),
                      a.labels.matches if a.labels else (), a.labels.baseline_similarity if a.labels else None)
             for a in members if a.id not in copies and stories.get(a.id) is not None]

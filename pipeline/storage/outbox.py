@@ -12,7 +12,7 @@ limit, then the alert is marked failed with the error; nothing else is held up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,7 +136,7 @@ def _is_free(now: datetime):
 
 def record_attempt(engine: Engine, alert_id: int, now: datetime, *, ok: bool, error: str | None,
                    state: str, next_attempt: datetime | None = None,
-                   delivered_to: Sequence[str] | None = None) -> None:
+                   delivered_to: Iterable[str] | None = None) -> None:
     """Write how a send went: sent, held (nobody to send to), retry later, or failed for good;
     ``delivered_to`` names the targets that have it, so a retry skips them."""
     values: dict[str, Any] = {"state": state, "last_error": error, "attempts": Alert.attempts + 1}

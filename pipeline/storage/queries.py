@@ -143,7 +143,7 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
             .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
     with Session(engine) as session:
         stories = session.execute(statement).scalars().all()
-        members: dict[int, list[dict[str, Any]]] = {}
+        members: dict[int | None, list[dict[str, Any]]] = {}
         for article in session.execute(
                 select(Article).where(Article.story_id.in_([s.id for s in stories]))
                 .order_by(Article.published_at, Article.id)).scalars():

@@ -200,7 +200,7 @@ class Repository:
                     by_key[key] = article_id
             for draft in missing:
                 ids[draft.canonical_url] = by_canonical.get(draft.canonical_url) or by_key[
-                    draft.fingerprint.dedup_key]
+                    draft.fingerprint.dedup_key]  # type: ignore[index]  # found by one or the other
         return ids, new_ids
 
     def _insert_entries(self, connection: Connection, feed_id: int,

@@ -92,7 +92,7 @@ class StorableString(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return None if value is None else storable_text(value, self.impl.length)
+        return None if value is None else storable_text(value, self.impl.length)  # type: ignore[misc]  # the String instance
 
 
 class Base(DeclarativeBase):

@@ -14,7 +14,7 @@ ranks and the ranking formula differ.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ LANGUAGE_CACHE_SECONDS = 300.0
 
 _FTS = table("article_search_fts", column("rowid"))
 # PostgreSQL's article_search: the mapped table and the two vectors migration 0005 adds there only.
-_PG_SEARCH = ArticleSearch.__table__.to_metadata(MetaData())
+_PG_SEARCH = ArticleSearch.metadata.tables[ArticleSearch.__tablename__].to_metadata(MetaData())
 _PG_SEARCH.append_column(Column("document", TSVECTOR))
 _PG_SEARCH.append_column(Column("lead", TSVECTOR))
 _languages_seen: dict[str, tuple[float, tuple[str, ...]]] = {}
@@ -171,9 +171,10 @@ def _matches(connection: Connection, tree: Any, where: SearchFilter) -> Any:
         query = cast(bindparam("tsquery", to_tsquery(tree)), TSQUERY)
         found = (select(_PG_SEARCH.c.article_id, func.ts_rank(_PG_SEARCH.c.lead, query).label("rank"))
                  .where(_PG_SEARCH.c.document.op("@@")(query)))
-        indexed = _PG_SEARCH.c
+        indexed: Any = _PG_SEARCH.c  # the columns the filters read: the same names in either table
     else:
-        fts, indexed = literal_column("article_search_fts"), ArticleSearch.__table__.c
+        fts: Any = literal_column("article_search_fts")
+        indexed = ArticleSearch.__table__.c
         found = (select(_FTS.c.rowid.label("article_id"), (-func.bm25(fts, TITLE_WEIGHT, 1.0)).label("rank"))
                  .where(fts.op("MATCH")(bindparam("fts", to_fts5(tree)))))
         if where.language or where.since or where.until:
@@ -195,7 +196,7 @@ def _filtered(statement: Select, where: SearchFilter) -> Select:
                            *[c for c in conditions if c is not None])
 
 
-def _hits(connection: Connection, ranked: list[Any], terms: set[str]) -> list[SearchHit]:
+def _hits(connection: Connection, ranked: Sequence[Any], terms: set[str]) -> list[SearchHit]:
     ids = [row.id for row in ranked]
     if not ids:
         return []

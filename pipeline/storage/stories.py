@@ -33,9 +33,10 @@ def assign_stories(connection: Connection, new: Sequence[EventPoint], ties: Mapp
     for article, other in ties.items():
         if other in new_ids:
             nodes[article] = ("article", other)
-        elif tied.get(other) is not None:
-            nodes[article] = ("story", tied[other])
-    involved = {p.story_id for p in stored} | {key for kind, key in nodes.values() if kind == "story"}
+        elif (story := tied.get(other)) is not None:
+            nodes[article] = ("story", story)
+    involved = ({p.story_id for p in stored if p.story_id is not None}
+                | {key for kind, key in nodes.values() if kind == "story"})
     plan = plan_stories(new, stored, _first_seen(connection, involved), nodes)
     touched = _write_plan(connection, plan, {p.article_id: p.when for p in new}, on_merge)
     refresh_stories(connection, touched)

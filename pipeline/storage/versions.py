@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
@@ -51,19 +52,19 @@ def due_checks(engine: Engine, feed_id: int, now: datetime, limit: int) -> list[
         rows = connection.execute(select(*_TARGET).where(
             Article.feed_id == feed_id, Article.next_check_at.is_not(None), Article.next_check_at <= now,
             Article.is_baseline.is_(False)).order_by(Article.next_check_at, Article.id).limit(limit)).all()
-    return [CheckTarget(*row) for row in rows]
+    return [CheckTarget(*tuple(row)) for row in rows]
 
 
 def check_targets(engine: Engine, ids: list[int]) -> list[CheckTarget]:
     with storage_errors(engine.connect) as connection:
         rows = connection.execute(select(*_TARGET).where(Article.id.in_(ids)).order_by(Article.id)).all()
-    return [CheckTarget(*row) for row in rows]
+    return [CheckTarget(*tuple(row)) for row in rows]
 
 
 def record_check(engine: Engine, article_id: int, checked_at: datetime, next_check: datetime | None,
                  etag: str | None = None, last_modified: str | None = None) -> None:
     """A look that found nothing new (or could not look): when to look again."""
-    values = {"checked_at": checked_at, "next_check_at": next_check, "checks": Article.checks + 1}
+    values: dict[str, Any] = {"checked_at": checked_at, "next_check_at": next_check, "checks": Article.checks + 1}
     if etag or last_modified:
         values.update(etag=etag, last_modified=last_modified)
     with storage_errors(engine.begin) as connection:

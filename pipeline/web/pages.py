@@ -25,7 +25,7 @@ router = APIRouter(include_in_schema=False)
 
 def is_web_url(url: str | None) -> bool:
     """Only http(s) URLs become links; anything else (``javascript:``, ``data:``) stays text."""
-    return bool(url) and urlsplit(url.strip()).scheme.lower() in ("http", "https")
+    return url is not None and urlsplit(url.strip()).scheme.lower() in ("http", "https")
 
 
 @pass_context

@@ -9,7 +9,7 @@ where an id of 2**63 overflowed the driver and ``until=9999-12-31`` the day afte
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator, Field
@@ -29,7 +29,10 @@ def _optional(kind: type, description: str, **limits):
     return Annotated[constrained | None, BeforeValidator(_blank_is_none), Query(description=description)]
 
 
-Day = _optional(date, f"a UTC day, ISO 8601 (YYYY-MM-DD), {FIRST_DAY} to {LAST_DAY}", ge=FIRST_DAY, le=LAST_DAY)
+if TYPE_CHECKING:  # what the handlers receive; FastAPI reads the parameter built below
+    Day = date | None
+else:
+    Day = _optional(date, f"a UTC day, ISO 8601 (YYYY-MM-DD), {FIRST_DAY} to {LAST_DAY}", ge=FIRST_DAY, le=LAST_DAY)
 ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="article id")]
 StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="story id")]
 AlertState = Literal["pending", "sending", "sent", "failed", "held", "merged"]

@@ -108,7 +108,8 @@ def coverage_report(engine: Engine, since: date | None, until: date | None) -> s
 
 def feed_statuses(engine: Engine, polls_per_feed: int = 10) -> list[schemas.FeedStatus]:
     polls = recent_polls(engine, polls_per_feed)
-    return [schemas.FeedStatus(**row, polls=polls.get(row["feed"], [])) for row in feed_health(engine)]
+    return [schemas.FeedStatus.model_validate({**row, "polls": polls.get(row["feed"], [])})
+            for row in feed_health(engine)]
 
 
 def alert_records(engine: Engine, state: str | None, limit: int) -> list[schemas.AlertRecord]:

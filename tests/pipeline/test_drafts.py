@@ -52,7 +52,8 @@ def test_every_later_stage_reads_the_cleaned_text(reading):
     assert draft.fingerprint == fingerprint_text(text, from_page=True)
     assert list(draft.signature.values) == list(signature_of(text).values)
     labels = LABELLER.label(draft.extracted.title, text, "fr")
-    assert (draft.labels.topics, draft.labels.scores, draft.labels.vector) == (labels.topics, labels.scores, labels.vector)
+    assert ((draft.labels.topics, draft.labels.scores, draft.labels.vector)
+            == (labels.topics, labels.scores, labels.vector))
     assert np.array_equal(draft.labels.event_vector, labels.event_vector)
     assert draft.language.code == "fr"
     # The memory counts the page as it was, boilerplate included.

@@ -121,7 +121,8 @@ def test_the_memory_recalled_is_the_outlets_and_recent(repository):
     assert sorted(recalled.articles.values()) == [1, 2, 2]  # the body, the letter and the footer
     assert recall_memory(repository.engine, "Gazette", fingerprints, now=NOW, min_articles=MIN_ARTICLES).articles == {}
     later = NOW + RECENT + timedelta(days=1)
-    assert recall_memory(repository.engine, "Courier", fingerprints, now=later, min_articles=MIN_ARTICLES).articles == {}
+    assert recall_memory(repository.engine, "Courier", fingerprints, now=later,
+                         min_articles=MIN_ARTICLES).articles == {}
     assert recall_memory(repository.engine, "Courier", fingerprints, now=NOW, min_articles=0).articles == {}
 
 

@@ -1,7 +1,7 @@
 """Initial schema: feeds, polls (audit), articles (with the baseline), entries.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25
 """
 
