@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -115,7 +116,7 @@ def _timeline_entry(article: Article, feed: str | None) -> dict[str, Any]:
 def story_timeline(engine: Engine, story_id: int) -> dict[str, Any] | None:
     """A story and its articles in time order, each copy under the article it copies;
     None when there is no such story."""
-    with Session(engine) as session:
+    with storage_errors(partial(Session, engine)) as session:
         story = session.get(Story, story_id)
         if story is None:
             return None

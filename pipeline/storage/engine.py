@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote
 
 from alembic import command
@@ -26,6 +26,7 @@ from pipeline.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT DO NOTHING without a target
 
 
@@ -81,7 +82,7 @@ def migrate(engine: Engine) -> str:
         command.upgrade(alembic_config(engine), "head")
         return current_revision(engine) or ""
     except SQLAlchemyError as error:
-        raise StorageError(f"cannot migrate the article database: {error}") from None
+        raise StorageError(f"cannot migrate the article database: {short_error(error)}") from None
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -119,8 +120,10 @@ def open_database(url: str) -> Iterator[Engine]:
 
 
 @contextmanager
-def storage_errors(opener: Callable[[], Any]) -> Iterator[Connection]:
-    """Open a connection or a transaction; driver errors become StorageError."""
+def storage_errors(opener: Callable[[], AbstractContextManager[T]]) -> Iterator[T]:
+    """The one way into the article database: open a connection, a transaction or a session
+    (``engine.connect``, ``engine.begin``, ``partial(Session, engine)``) and use it; any driver
+    error, on opening or on use, becomes StorageError (exit 3 in the CLI, 503 in the web app)."""
     try:
         with opener() as connection:
             yield connection

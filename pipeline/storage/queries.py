@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
 
 EXPORT_FIELDS = (
@@ -41,7 +43,7 @@ def feed_health(engine: Engine) -> list[dict[str, Any]]:
                 .group_by(Entry.feed_id).subquery())
     statement = (select(Feed, func.coalesce(articles.c.n, 0))
                  .outerjoin(articles, articles.c.feed_id == Feed.id).order_by(Feed.name))
-    with Session(engine) as session:
+    with storage_errors(partial(Session, engine)) as session:
         rows = session.execute(statement).all()
     return [{
         "feed": row.Feed.name, "outlet": row.Feed.outlet, "enabled": row.Feed.enabled,
@@ -97,7 +99,7 @@ def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
     statement = _filtered(select(Article, Feed.name.label("feed_name"))
                           .outerjoin(Feed, Feed.id == Article.feed_id)
                           .order_by(Article.id), where)
-    with Session(engine) as session:
+    with storage_errors(partial(Session, engine)) as session:
         pending: list[Any] = []
         for row in session.execute(statement.execution_options(yield_per=batch)):
             pending.append(row)
@@ -141,7 +143,7 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
         statement = statement.where(Story.id.in_(
             select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
             .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
-    with Session(engine) as session:
+    with storage_errors(partial(Session, engine)) as session:
         stories = session.execute(statement).scalars().all()
         members: dict[int | None, list[dict[str, Any]]] = {}
         for article in session.execute(
@@ -161,7 +163,7 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
 def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
     """One article with everything known of it: concepts, the article it copies and its
     copies, versions, its story."""
-    with Session(engine) as session:
+    with storage_errors(partial(Session, engine)) as session:
         article = session.get(Article, article_id)
         if article is None:
             return None
