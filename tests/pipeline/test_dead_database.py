@@ -144,3 +144,16 @@ def test_every_web_route_answers_503(kind, tmp_path, caplog):
                 assert answer.json() == {"detail": "the article database is not available right now"}
             logged = [r.getMessage() for r in caplog.records if r.name == "pipeline.web.app"]
             assert any(re.search(PROBLEM[kind], line) for line in logged), (path, logged)
+
+
+def test_no_code_opens_the_database_around_storage_errors():
+    """The failures above stay covered for code yet to come: nothing in pipeline/ opens a
+    connection, a transaction or a session except through ``storage_errors``."""
+    opening = re.compile(r"\bwith\s+(Session\(|[\w.]+\.(connect|begin)\(\))")
+    allowed = {"pipeline/storage/engine.py", "pipeline/storage/migrations/env.py"}  # the way in; Alembic's own
+    sources = [path for path in sorted((ROOT / "pipeline").rglob("*.py"))
+               if path.relative_to(ROOT).as_posix() not in allowed]
+    offenders = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}" for path in sources
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if opening.search(line)]
+    assert not offenders, "open the database through storage_errors:\n" + "\n".join(offenders)
