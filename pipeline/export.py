@@ -20,14 +20,14 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, BinaryIO, TextIO
 
-from pipeline.storage.queries import EXPORT_FIELDS
+from pipeline.storage.queries import EXPORT_FIELDS, ArticleDetails, ExportRecord
 
 FORMATS = ("jsonl", "csv", "parquet")
 TEXT_FORMATS = ("jsonl", "csv")
 PARQUET_BATCH = 2000
 
 
-def write_records(records: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+def write_records(records: Iterable[ExportRecord], fmt: str, out: TextIO) -> int:
     """Write ``records`` to ``out`` in ``fmt`` (a text format); returns how many were written."""
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown text export format {fmt!r}; use one of {', '.join(TEXT_FORMATS)}")
@@ -76,7 +76,7 @@ def parquet_schema():
     return pa.schema([(name, types.get(name, pa.string())) for name in EXPORT_FIELDS])
 
 
-def write_parquet(records: Iterable[dict[str, Any]], out: BinaryIO | str, batch: int = PARQUET_BATCH) -> int:
+def write_parquet(records: Iterable[ExportRecord], out: BinaryIO | str, batch: int = PARQUET_BATCH) -> int:
     """Write ``records`` as Parquet to ``out`` (a path or a binary stream), a row group per
     ``batch`` records; returns how many were written."""
     import pyarrow as pa
@@ -85,7 +85,7 @@ def write_parquet(records: Iterable[dict[str, Any]], out: BinaryIO | str, batch:
     schema = parquet_schema()
     count = 0
     with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-        pending: list[dict[str, Any]] = []
+        pending: list[ExportRecord] = []
         for record in records:
             pending.append(record)
             if len(pending) == batch:
@@ -128,7 +128,7 @@ def neutralise_formula(text: str) -> str:
     return "'" + text if text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
-def render_article(details: dict[str, Any]) -> str:
+def render_article(details: ArticleDetails) -> str:
     """An article as plain text for a terminal: metadata, labels, copies, versions, text."""
     a = details["article"]
     lines = [f"#{a['id']}  {a['title']}", f"{a['outlet']} · {a['language']} ({a['language_confidence']:.2f}) · "

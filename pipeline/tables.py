@@ -15,6 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.run import CycleReport
+from pipeline.storage.outbox import AlertRow
+from pipeline.storage.queries import FeedHealthRow, StoryRow
 from pipeline.storage.search import SearchResults
 from pipeline.terminal import markup_text, plain_text
 
@@ -48,7 +50,7 @@ def summary_table(cycle: CycleReport) -> Table:
     return table
 
 
-def feeds_table(rows: list[dict[str, Any]]) -> Table:
+def feeds_table(rows: list[FeedHealthRow]) -> Table:
     table = titled_table("feed health", ("feed", "outlet", "status", "health", "last poll", "last success",
                                          "failures", "next poll", "articles", "note"), overflow="fold")
     for row in rows:
@@ -63,7 +65,7 @@ def feeds_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def alerts_table(rows: list[dict[str, Any]]) -> Table:
+def alerts_table(rows: list[AlertRow]) -> Table:
     table = titled_table("alerts", ("id", "rule", "story", "kind", "state", "attempts", "created", "sent",
                                     "last error"), overflow="fold")
     for row in rows:
@@ -74,7 +76,7 @@ def alerts_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def story_table(story: dict[str, Any]) -> Table:
+def story_table(story: StoryRow) -> Table:
     table = titled_table(f"story {story['id']}: {story['title']}  ({story['article_count']} articles; "
                          f"{', '.join(story['languages'])}; {', '.join(story['outlets'])})",
                          ("id", "published", "lang", "outlet", "baseline", "title"), overflow="fold")

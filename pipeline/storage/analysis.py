@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.storage.engine import storage_errors
-from pipeline.storage.outbox import list_alerts
+from pipeline.storage.outbox import AlertFields, list_alerts
 from pipeline.storage.queries import published_or_seen
 from pipeline.storage.schema import (
     AlertAttempt,
@@ -47,6 +47,77 @@ class Coverage:
     @property
     def totals(self) -> list[int]:
         return [sum(counts) for counts in zip(*self.by_language.values())] or [0] * len(self.days)
+
+
+class TimelineEntry(TypedDict):
+    """An article in a story's timeline, with the articles that copy it."""
+
+    id: int
+    title: str
+    url: str
+    outlet: str
+    feed: str | None
+    language: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    duplicate_of: int | None
+    duplicate_reason: str | None
+    baseline_similarity: float | None
+    is_baseline: bool
+    version: int
+    copies: list[TimelineEntry]
+
+
+class StoryTimeline(TypedDict):
+    """A story and its timeline (``story_timeline``)."""
+
+    id: int
+    title: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    article_count: int
+    outlets: list[str]
+    languages: list[str]
+    merged_into: int | None
+    articles: list[TimelineEntry]
+
+
+class PollRow(TypedDict):
+    """One poll of a feed (``recent_polls``)."""
+
+    started_at: datetime
+    duration_ms: int
+    status: str
+    http_status: int | None
+    entries: int
+    new: int
+    duplicates: int
+    known: int
+    errors: int
+    error: str | None
+
+
+class AttemptRow(TypedDict):
+    attempted_at: datetime
+    ok: bool
+    error: str | None
+
+
+class AlertHistoryRow(AlertFields):
+    """An alert with every delivery attempt (``alert_history``)."""
+
+    terms: dict[str, list[str]]
+    delivered_to: list[str]
+    attempts: list[AttemptRow]
+
+
+class VersionText(TypedDict):
+    """An earlier version of an article (``version_texts``)."""
+
+    version: int
+    title: str
+    text: str
+    replaced_at: datetime
 
 
 def _day(engine: Engine, column):
@@ -104,7 +175,7 @@ def _series(days: list[date], rows: Sequence[Any]) -> dict[str, list[int]]:
     return dict(sorted(series.items()))
 
 
-def _timeline_entry(article: Article, feed: str | None) -> dict[str, Any]:
+def _timeline_entry(article: Article, feed: str | None) -> TimelineEntry:
     return {"id": article.id, "title": article.title, "url": article.url, "outlet": article.outlet,
             "feed": feed, "language": article.language, "published_at": article.published_at,
             "first_seen_at": article.first_seen_at, "duplicate_of": article.duplicate_of,
@@ -113,7 +184,7 @@ def _timeline_entry(article: Article, feed: str | None) -> dict[str, Any]:
             "version": article.version, "copies": []}
 
 
-def story_timeline(engine: Engine, story_id: int) -> dict[str, Any] | None:
+def story_timeline(engine: Engine, story_id: int) -> StoryTimeline | None:
     """A story and its articles in time order, each copy under the article it copies;
     None when there is no such story."""
     with storage_errors(partial(Session, engine)) as session:
@@ -124,7 +195,7 @@ def story_timeline(engine: Engine, story_id: int) -> dict[str, Any] | None:
                                .where(Article.story_id == story_id)
                                .order_by(published_or_seen(), Article.id)).all()
         entries = {article.id: _timeline_entry(article, feed) for article, feed in rows}
-    timeline: list[dict[str, Any]] = []
+    timeline: list[TimelineEntry] = []
     for entry in entries.values():
         original = entries.get(entry["duplicate_of"]) if entry["duplicate_of"] else None
         (original["copies"] if original else timeline).append(entry)
@@ -134,14 +205,14 @@ def story_timeline(engine: Engine, story_id: int) -> dict[str, Any] | None:
             "articles": timeline}
 
 
-def recent_polls(engine: Engine, per_feed: int = 10) -> dict[str, list[dict[str, Any]]]:
+def recent_polls(engine: Engine, per_feed: int = 10) -> dict[str, list[PollRow]]:
     """The last ``per_feed`` polls of every feed, newest first, by feed name."""
     ranked = select(Poll, func.row_number().over(partition_by=Poll.feed_id,
                                                  order_by=(Poll.started_at.desc(), Poll.id.desc()))
                     .label("n")).subquery()
     statement = (select(Feed.name, ranked).join(ranked, ranked.c.feed_id == Feed.id)
                  .where(ranked.c.n <= per_feed).order_by(Feed.name, ranked.c.n))
-    polls: dict[str, list[dict[str, Any]]] = {}
+    polls: dict[str, list[PollRow]] = {}
     with storage_errors(engine.connect) as connection:
         for row in connection.execute(statement):
             polls.setdefault(row.name, []).append({
@@ -152,12 +223,12 @@ def recent_polls(engine: Engine, per_feed: int = 10) -> dict[str, list[dict[str,
     return polls
 
 
-def alert_history(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+def alert_history(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[AlertHistoryRow]:
     """The newest alerts (``list_alerts``) with every delivery attempt, oldest first."""
     alerts = list_alerts(engine, state=state, limit=limit)
     statement = (select(AlertAttempt).where(AlertAttempt.alert_id.in_([a["id"] for a in alerts]))
                  .order_by(AlertAttempt.attempted_at, AlertAttempt.id))
-    attempts: dict[int, list[dict[str, Any]]] = {}
+    attempts: dict[int, list[AttemptRow]] = {}
     with storage_errors(engine.connect) as connection:
         for attempt in connection.execute(statement):
             attempts.setdefault(attempt.alert_id, []).append(
@@ -166,13 +237,13 @@ def alert_history(engine: Engine, *, state: str | None = None, limit: int = 50) 
              "attempts": attempts.get(alert["id"], [])} for alert in alerts]
 
 
-def version_texts(engine: Engine, article_id: int) -> list[dict[str, Any]]:
+def version_texts(engine: Engine, article_id: int) -> list[VersionText]:
     """The texts of an article's earlier versions, oldest first."""
     statement = (select(ArticleVersion.version, ArticleVersion.title, ArticleVersion.text,
                         ArticleVersion.replaced_at)
                  .where(ArticleVersion.article_id == article_id).order_by(ArticleVersion.version))
     with storage_errors(engine.connect) as connection:
-        return [dict(row._mapping) for row in connection.execute(statement)]
+        return [cast(VersionText, dict(row._mapping)) for row in connection.execute(statement)]
 
 
 def filter_choices(engine: Engine) -> dict[str, list[str]]:

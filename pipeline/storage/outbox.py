@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.orm import aliased
@@ -205,13 +205,40 @@ def _article(connection: Connection, article_id: int) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def list_alerts(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+class AlertFields(TypedDict):
+    """What every listing of alerts shows of one."""
+
+    id: int
+    rule: str
+    story_id: int
+    story_title: str
+    sequence: int  # 0: the alert; n: the n-th digest window
+    article_id: int | None
+    idempotency_key: str
+    created_at: datetime
+    not_before: datetime
+    state: str
+    next_attempt_at: datetime
+    claimed_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+
+
+class AlertRow(AlertFields):
+    """An alert as ``list_alerts`` reads it: its row, and its story's title."""
+
+    terms: dict[str, list[str]] | None  # topic -> the terms that matched
+    attempts: int
+    delivered_to: list[str] | None
+
+
+def list_alerts(engine: Engine, *, state: str | None = None, limit: int = 50) -> list[AlertRow]:
     statement = (select(Alert, Story.title.label("story_title")).join(Story, Story.id == Alert.story_id)
                  .order_by(Alert.id.desc()).limit(limit))
     if state:
         statement = statement.where(Alert.state == state)
     with storage_errors(engine.connect) as connection:
-        return [dict(row._mapping) for row in connection.execute(statement)]
+        return [cast(AlertRow, dict(row._mapping)) for row in connection.execute(statement)]
 
 
 def retry_alert(engine: Engine, alert_id: int, now: datetime) -> bool:

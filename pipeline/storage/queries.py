@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import Connection, Engine, Select, exists, func, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,125 @@ EXPORT_FIELDS = (
 )
 
 
+class FeedHealthRow(TypedDict):
+    """One feed's polling state and how many articles it brought (``feed_health``)."""
+
+    feed: str
+    outlet: str
+    enabled: bool
+    status: str | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    failures: int
+    next_poll_at: datetime | None
+    articles: int
+    error: str | None
+    health: str | None
+    health_note: str | None
+
+
+class ExportRecord(TypedDict):
+    """One article as ``newswatch export`` writes it: DESIGN.md's fields, then ours."""
+
+    id: int
+    url: str
+    canonical_url: str
+    outlet: str
+    feed: str | None
+    title: str
+    author: str | None
+    published_at: datetime | None
+    first_seen_at: datetime
+    language: str
+    language_confidence: float
+    word_count: int
+    text: str
+    text_sha256: str
+    duplicate_of: int | None
+    story_id: int | None
+    topics: list[str]
+    baseline_similarity: float | None
+    is_baseline: bool
+    version: int
+    text_source: str
+    fetch_error: str | None
+    baseline_adds: list[Any]
+
+
+class StoryArticle(TypedDict):
+    """An article as a story lists it (``list_stories``)."""
+
+    id: int
+    title: str
+    outlet: str
+    language: str
+    published_at: datetime | None
+    duplicate_of: int | None
+    baseline_similarity: float | None
+    is_baseline: bool
+    version: int
+
+
+class StoryRow(TypedDict):
+    """A story with its articles (``list_stories``)."""
+
+    id: int
+    title: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+    article_count: int
+    outlets: list[str]
+    languages: list[str]
+    articles: list[StoryArticle]
+
+
+class ArticleBrief(TypedDict):
+    id: int
+    outlet: str
+    title: str
+
+
+class CopyRow(ArticleBrief):
+    duplicate_similarity: float | None
+    duplicate_reason: str | None
+
+
+class ConceptRow(TypedDict):
+    concept: str
+    kind: str
+    hits: int
+    terms: list[str]
+    is_topic: bool
+    score: float | None
+
+
+class VersionRow(TypedDict):
+    version: int
+    title: str
+    replaced_at: datetime
+    changes: dict[str, Any]  # pipeline.versions.Change, as stored
+
+
+class StoryBrief(TypedDict):
+    id: int
+    title: str
+    article_count: int
+    outlets: list[str]
+    languages: list[str]
+
+
+class ArticleDetails(TypedDict):
+    """One article with everything known of it (``article_details``)."""
+
+    article: ExportRecord
+    duplicate_reason: str | None
+    original: ArticleBrief | None
+    concepts: list[ConceptRow]
+    copies: list[CopyRow]
+    versions: list[VersionRow]
+    story: StoryBrief | None
+
+
 @dataclass(frozen=True)
 class ArticleFilter:
     language: str | None = None
@@ -37,7 +156,7 @@ class ArticleFilter:
     limit: int | None = None
 
 
-def feed_health(engine: Engine) -> list[dict[str, Any]]:
+def feed_health(engine: Engine) -> list[FeedHealthRow]:
     """One row per feed: its polling state and how many articles it brought."""
     articles = (select(Entry.feed_id, func.count(func.distinct(Entry.article_id)).label("n"))
                 .group_by(Entry.feed_id).subquery())
@@ -94,7 +213,7 @@ def _filtered(statement: Select, where: ArticleFilter) -> Select:
 
 
 def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
-                        batch: int = 1000) -> Iterator[dict[str, Any]]:
+                        batch: int = 1000) -> Iterator[ExportRecord]:
     """Every matching article as an export record, oldest first."""
     statement = _filtered(select(Article, Feed.name.label("feed_name"))
                           .outerjoin(Feed, Feed.id == Article.feed_id)
@@ -109,7 +228,7 @@ def iter_export_records(engine: Engine, where: ArticleFilter = ArticleFilter(),
         yield from _records(session, pending)
 
 
-def _records(session: Session, rows: list[Any]) -> Iterator[dict[str, Any]]:
+def _records(session: Session, rows: list[Any]) -> Iterator[ExportRecord]:
     """Export records of a batch of rows, with their topics fetched in one query."""
     if not rows:
         return
@@ -119,7 +238,7 @@ def _records(session: Session, rows: list[Any]) -> Iterator[dict[str, Any]]:
         session.expunge(row.Article)  # keep the identity map from growing with the export
 
 
-def _record(article: Article, feed_name: str | None, topics: list[str]) -> dict[str, Any]:
+def _record(article: Article, feed_name: str | None, topics: list[str]) -> ExportRecord:
     return {
         "id": article.id, "url": article.url, "canonical_url": article.canonical_url,
         "outlet": article.outlet, "feed": feed_name, "title": article.title,
@@ -135,7 +254,7 @@ def _record(article: Article, feed_name: str | None, topics: list[str]) -> dict[
 
 
 def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
-                 topic: str | None = None) -> list[dict[str, Any]]:
+                 topic: str | None = None) -> list[StoryRow]:
     """The most recent stories with their articles (originals first, then their copies)."""
     statement = (select(Story).where(Story.article_count >= min_articles, Story.merged_into.is_(None))
                  .order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit))
@@ -145,7 +264,7 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
             .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
     with storage_errors(partial(Session, engine)) as session:
         stories = session.execute(statement).scalars().all()
-        members: dict[int | None, list[dict[str, Any]]] = {}
+        members: dict[int | None, list[StoryArticle]] = {}
         for article in session.execute(
                 select(Article).where(Article.story_id.in_([s.id for s in stories]))
                 .order_by(Article.published_at, Article.id)).scalars():
@@ -160,7 +279,7 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                 for s in stories]
 
 
-def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
+def article_details(engine: Engine, article_id: int) -> ArticleDetails | None:
     """One article with everything known of it: concepts, the article it copies and its
     copies, versions, its story."""
     with storage_errors(partial(Session, engine)) as session:
@@ -182,10 +301,10 @@ def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
         return {
             "article": _record(article, feed.name if feed else None, [c.concept for c in concepts if c.is_topic]),
             "duplicate_reason": article.duplicate_reason,
-            "original": dict(original._mapping) if original else None,
+            "original": cast(ArticleBrief, dict(original._mapping)) if original else None,
             "concepts": [{"concept": c.concept, "kind": c.kind, "hits": c.hits, "terms": c.terms,
                           "is_topic": c.is_topic, "score": c.score} for c in concepts],
-            "copies": [dict(row._mapping) for row in copies],
+            "copies": [cast(CopyRow, dict(row._mapping)) for row in copies],
             "versions": [{"version": v.version, "title": v.title, "replaced_at": v.replaced_at,
                           "changes": v.changes} for v in versions],
             "story": None if story is None else {

@@ -78,18 +78,18 @@ def article_page(engine: Engine, article_id: int) -> schemas.ArticleDetail:
                                 changes=changes.get(v["version"], {}), next_title=next_title,
                                 diff=diff_texts(v["text"], next_text))
                 for v, (next_title, next_text) in zip(texts, following)]
-    return schemas.ArticleDetail(**{**details, "versions": versions})
+    return schemas.ArticleDetail.model_validate({**details, "versions": versions})
 
 
 def story_list(engine: Engine, limit: int, topic: str | None = None) -> list[schemas.StorySummary]:
-    return [schemas.StorySummary(**story) for story in list_stories(engine, limit=limit, topic=topic)]
+    return [schemas.StorySummary.model_validate(story) for story in list_stories(engine, limit=limit, topic=topic)]
 
 
 def story_page(engine: Engine, story_id: int) -> schemas.StoryDetail:
     story = story_timeline(engine, story_id)
     if story is None:
         raise HTTPException(404, f"no story with id {story_id}")
-    return schemas.StoryDetail(**story)
+    return schemas.StoryDetail.model_validate(story)
 
 
 def coverage_report(engine: Engine, since: date | None, until: date | None) -> schemas.CoverageReport:
@@ -113,4 +113,4 @@ def feed_statuses(engine: Engine, polls_per_feed: int = 10) -> list[schemas.Feed
 
 
 def alert_records(engine: Engine, state: str | None, limit: int) -> list[schemas.AlertRecord]:
-    return [schemas.AlertRecord(**row) for row in alert_history(engine, state=state, limit=limit)]
+    return [schemas.AlertRecord.model_validate(row) for row in alert_history(engine, state=state, limit=limit)]
