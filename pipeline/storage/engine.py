@@ -26,8 +26,8 @@ from pipeline.errors import StorageError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-T = TypeVar("T")
 MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT DO NOTHING without a target
+T = TypeVar("T")  # what storage_errors opens: a Connection or a Session
 
 
 def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
