@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pipeline.boilerplate import OutletMemory
@@ -164,7 +164,7 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
         if result.not_modified:
             poll.store(repository, poll.record("not_modified", http_status=304))
             log.info("feed=%s not modified (304)", feed.name)
-            rechecked = _recheck(feed, state, (), cycle, budget)
+            rechecked = _recheck(feed, state, SplitEntries([], [], [], 0), cycle, budget)
             return poll.report("not_modified", http_status=304, versions=rechecked.changed)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url, content_type=result.content_type)
     except (FetchError, FeedParseError) as error:
@@ -189,7 +189,7 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
                                                       until=settings.recheck_until),
                              rules=cycle.labeller.rules, digest_window=settings.digest_window,
                              boilerplate_articles=settings.boilerplate_articles)
-    rechecked = _recheck(feed, state, split.moved, cycle, budget)
+    rechecked = _recheck(feed, state, split, cycle, budget)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d deferred=%d versions=%d", feed.name,
              len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), deferred,
              rechecked.changed)
@@ -258,11 +258,11 @@ def _by_article(drafts: Sequence[ArticleDraft]) -> list[list[ArticleDraft]]:
     return list(groups.values())
 
 
-def _recheck(feed: FeedConfig, state: FeedState, moved: Sequence[tuple[FeedEntry, int]],
-             cycle: Cycle, budget: Budget) -> RecheckCounts:
-    return recheck_articles(feed, state.id, moved, settings=cycle.settings, fetcher=cycle.fetcher,
+def _recheck(feed: FeedConfig, state: FeedState, split: SplitEntries, cycle: Cycle,
+             budget: Budget) -> RecheckCounts:
+    return recheck_articles(feed, state.id, split.moved, settings=cycle.settings, fetcher=cycle.fetcher,
                             engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock(),
-                            budget=budget)
+                            budget=budget, signalled=split.changed, unsigned=split.unsigned)
 
 
 class _Poll:
@@ -298,7 +298,9 @@ class SplitEntries:
     fresh: list[FeedEntry]  # to fetch
     links: list[tuple[FeedEntry, int]]  # articles we already have, under another feed or URL
     moved: list[tuple[FeedEntry, int]]  # this feed's known entries, now at another address
-    known: int  # entries this feed listed before, unchanged
+    known: int  # entries this feed listed before (at the same address)
+    changed: list[tuple[FeedEntry, int]] = field(default_factory=list)  # known, but the feed says otherwise now
+    unsigned: list[FeedEntry] = field(default_factory=list)  # known, stored before signatures were kept
 
 
 def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEntries:
@@ -307,10 +309,15 @@ def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEnt
     for entry in entries:
         if entry.guid in known.by_guid:
             article_id, url = known.by_guid[entry.guid]
-            if url == entry.url:
-                split = dataclasses.replace(split, known=split.known + 1)
-            else:
+            if url != entry.url:
                 split.moved.append((entry, article_id))
+                continue
+            split = dataclasses.replace(split, known=split.known + 1)
+            said = known.signatures.get(entry.guid)
+            if said is None:
+                split.unsigned.append(entry)
+            elif said != entry.signature:
+                split.changed.append((entry, article_id))
         elif entry.url in known.article_by_url:
             split.links.append((entry, known.article_by_url[entry.url]))
         else:
