@@ -167,7 +167,9 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
             rechecked = _recheck(feed, state, SplitEntries([], [], [], 0), cycle, budget)
             return poll.report("not_modified", http_status=304, versions=rechecked.changed)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url, content_type=result.content_type)
-    except (FetchError, FeedParseError) as error:
+    except FeedParseError as error:  # the body came, with its status, but is no usable feed
+        return _record_fetch_failure(poll, repository, error, http_status=result.status)
+    except FetchError as error:
         return _record_fetch_failure(poll, repository, error)
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
@@ -199,17 +201,19 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
                        deferred=deferred)
 
 
-def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError) -> FeedReport:
+def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError,
+                          http_status: int | None = None) -> FeedReport:
     http = error if isinstance(error, HTTPStatusError) else None
+    http_status = http_status or (http and http.status)
     reason = str(error)
     if http is not None and http.retry_after is not None:
         cap = max(poll.settings.max_feed_backoff, poll.feed.interval)
         if capped_retry_after(http.retry_after, cap) < http.retry_after:
             reason += f"; Retry-After capped to {cap:g} s (NEWSWATCH_MAX_FEED_BACKOFF)"
     log.warning("feed=%s failed: %s", poll.feed.name, reason)
-    poll.store(repository, poll.record("error", http_status=http and http.status, error=reason,
+    poll.store(repository, poll.record("error", http_status=http_status, error=reason,
                                        retry_after=http and http.retry_after))
-    return poll.report("error", http_status=http and http.status, error=reason, transient=is_transient(error))
+    return poll.report("error", http_status=http_status, error=reason, transient=is_transient(error))
 
 
 def _poll_note(warning: str | None, waiting: int, unfetched: int, settings: Settings) -> str | None:

@@ -19,7 +19,7 @@ from pipeline.storage.search import SearchResults
 from pipeline.terminal import markup_text, plain_text
 
 POLL_COLOURS = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "dim"}
-HEALTH_COLOURS = {"ok": "green", "failing": "red", "silent": "yellow", "unpolled": "yellow"}
+HEALTH_COLOURS = {"ok": "green", "failing": "red", "warning": "yellow", "silent": "yellow", "unpolled": "yellow"}
 
 
 def add_row(table: Table, *cells: str | Text) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
+from pipeline.storage.upkeep import assess_feeds
 
 EXPORT_FIELDS = (
     "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
@@ -35,8 +36,10 @@ class ArticleFilter:
     limit: int | None = None
 
 
-def feed_health(engine: Engine) -> list[dict[str, Any]]:
-    """One row per feed: its polling state and how many articles it brought."""
+def feed_health(engine: Engine, now: datetime | None = None) -> list[dict[str, Any]]:
+    """One row per feed: its polling state, its health as of ``now`` (assessed as it is
+    read, so it agrees with the last poll), and how many articles it brought."""
+    verdicts = assess_feeds(engine, now or datetime.now(timezone.utc))
     articles = (select(Entry.feed_id, func.count(func.distinct(Entry.article_id)).label("n"))
                 .group_by(Entry.feed_id).subquery())
     statement = (select(Feed, func.coalesce(articles.c.n, 0))
@@ -48,8 +51,8 @@ def feed_health(engine: Engine) -> list[dict[str, Any]]:
         "status": row.Feed.last_status, "last_polled_at": row.Feed.last_polled_at,
         "last_success_at": row.Feed.last_success_at,
         "failures": row.Feed.consecutive_failures, "next_poll_at": row.Feed.next_poll_at,
-        "articles": row[1], "error": row.Feed.last_error, "health": row.Feed.health,
-        "health_note": row.Feed.health_note,
+        "articles": row[1], "error": row.Feed.last_error, "health": verdicts[row.Feed.name].status,
+        "health_note": verdicts[row.Feed.name].note or None,
     } for row in rows]
 
 

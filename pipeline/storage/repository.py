@@ -28,6 +28,7 @@ from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.outbox import queue_alerts
 from pipeline.storage.schema import Article, Entry, Feed, Poll
 from pipeline.storage.search import index_articles
+from pipeline.storage.upkeep import record_poll_health
 
 BATCH = 200
 
@@ -230,7 +231,12 @@ class Repository:
             state["last_success_at"] = poll.finished_at
         if poll.status == "ok":
             state.update(etag=poll.etag, last_modified=poll.last_modified)
+        elif poll.status == "error" and poll.http_status is not None and 200 <= poll.http_status < 300:
+            # A body came and could not be read: the validators describe an older body; without
+            # them the next poll reads the feed whole instead of hiding behind a 304.
+            state.update(etag=None, last_modified=None)
         connection.execute(update(Feed).where(Feed.id == poll.feed_id).values(**state))
+        record_poll_health(connection, poll.feed_id, poll.finished_at)
 
     def load_baseline(self, baseline: Baseline, fingerprint_sha256: str, word_count: int,
                       now: datetime, labels: ArticleLabels | None = None) -> tuple[int, bool]:

@@ -73,6 +73,7 @@ def test_coverage_api_counts_what_the_page_draws(client, world):
 def test_feeds_and_alerts_api(client, world):
     feeds = {f["feed"]: f for f in client.get("/api/feeds").json()}
     assert feeds["fault-500"]["status"] == "error" and "HTTP 500" in feeds["fault-500"]["error"]
+    assert feeds["fault-500"]["health"] == "failing" and "never succeeded" in feeds["fault-500"]["health_note"]
     assert feeds["cbc-world"]["polls"][0]["status"] == "not_modified"
     assert feeds["cbc-world"]["polls"][1]["status"] == "ok"
     alerts = client.get("/api/alerts", params={"state": "pending"}).json()

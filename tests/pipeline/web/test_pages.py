@@ -118,6 +118,11 @@ def test_feeds_show_the_broken_feed_and_recent_polls(client, world):
     assert broken.get("data-status") == "error" and "HTTP 500" in broken.text_content()
     healthy = doc.xpath("//tr[@data-feed='cbc-world']")[0]
     assert healthy.get("data-status") == "not_modified"  # the second run's conditional GET
+    # no maintenance ran in this world: health is the feed's as of its last poll
+    health = {row.get("data-feed"): row.xpath("td[@class='health']")[0].text_content()
+              for row in doc.xpath("//table[@id='feeds']/tbody/tr")}
+    assert health["fault-500"] == "failing" and health["cbc-world"] == "ok"
+    assert "—" not in health.values()
     assert len(doc.xpath("//section[@class='polls']//tr[@data-status]")) >= 2 * 11
 
 
