@@ -44,7 +44,7 @@ from pipeline.storage.repository import Repository
 from pipeline.storage.search import SearchFilter, search_articles
 from pipeline.storage.upkeep import last_maintenance
 from pipeline.storage.schema import FIRST_DAY, LAST_DAY, MAX_ID
-from pipeline.tables import alerts_table, feeds_table, search_table, story_table, summary_table, when
+from pipeline.tables import alerts_table, delivery_line, feeds_table, search_table, story_table, summary_table, when
 from pipeline.terminal import markup_text, plain_text
 
 EXIT_SETTINGS = 2
@@ -201,8 +201,8 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
     out.print(summary_table(report))
     if not args.no_alerts:
         delivered = deliver_alerts(settings)
-        out.print(f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed, "
-                  f"{delivered.held} kept (no alert URLs)", highlight=False)
+        out.print(plain_text(delivery_line(delivered, datetime.now(timezone.utc))), highlight=False, markup=False,
+                  soft_wrap=True)
     return 0
 
 
@@ -246,9 +246,8 @@ def command_alerts(args: argparse.Namespace, settings: Settings, console: Consol
         for message in report.previews:
             out.print(plain_text(f"--- would send: {message.title}\n{message.body}\n"), highlight=False,
                       markup=False)
-        if not args.dry_run:
-            out.print(f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
-                      f"{report.held} kept (no alert URLs)", highlight=False)
+        out.print(plain_text(delivery_line(report, datetime.now(timezone.utc), dry_run=args.dry_run)),
+                  highlight=False, markup=False, soft_wrap=True)
         return 0
     with open_database(settings.database_url) as engine:
         rows = list_alerts(engine, state=args.state, limit=args.limit)
