@@ -33,6 +33,7 @@ from pipeline.dispatch import check_alert_targets, deliver_alerts
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import check_database, create_database_engine, migrate, open_database
 from pipeline.storage.queries import (
+    MIN_STORY_ARTICLES,
     ArticleFilter,
     article_details,
     feed_health,
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stories = commands.add_parser("stories", parents=[common], help="story clusters and their articles")
     stories.add_argument("--limit", type=_count, default=20, help="how many stories (most recent first)")
-    stories.add_argument("--min-articles", type=_count, default=1, help="only stories with this many articles")
+    stories.add_argument("--min-articles", type=_count, default=MIN_STORY_ARTICLES,
+                         help=f"only stories with this many articles (default {MIN_STORY_ARTICLES}; 1: every story)")
     stories.add_argument("--topic", help="only stories with an article on this topic (e.g. summit)")
     stories.add_argument("--format", choices=("table", "json"), default="table")
     stories.set_defaults(handler=command_stories)

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.dispatch import DeliveryReport
+from pipeline.fulltext import Passage
 from pipeline.health import format_span
 from pipeline.run import CycleReport
 from pipeline.storage.search import SearchResults
@@ -96,7 +97,9 @@ def search_table(results: SearchResults) -> Table:
     for hit in results.hits:
         similarity = f"{hit.baseline_similarity:.2f}" if hit.baseline_similarity is not None else "—"
         copy = f"  [copy of {hit.duplicate_of}]" if hit.duplicate_of else ""
-        passage = Text.assemble(plain_text(f"{hit.title}{copy}\n"), (plain_text(hit.snippet), "dim"))
+        passage = Text.assemble(plain_text(f"{hit.title}{copy}\n"), *(
+            (plain_text(piece), "bold" if is_mark else "dim")  # the query's words in bold
+            for piece, is_mark in Passage(hit.snippet, hit.marks).pieces()))
         add_row(table, str(hit.id), when(hit.published_at or hit.first_seen_at), hit.language, hit.outlet,
                 similarity, str(hit.story_id or "—"), passage)
     return table

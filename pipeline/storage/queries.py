@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
 from pipeline.storage.upkeep import assess_feeds
 
+MIN_STORY_ARTICLES = 2  # what story listings show by default: one article is a report, not yet a story
 EXPORT_FIELDS = (
     "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
     "first_seen_at", "language", "language_confidence", "word_count", "text", "text_sha256",
@@ -138,12 +139,8 @@ def _record(article: Article, feed_name: str | None, topics: list[str]) -> dict[
 def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  topic: str | None = None) -> list[dict[str, Any]]:
     """The most recent stories with their articles (originals first, then their copies)."""
-    statement = (select(Story).where(Story.article_count >= min_articles, Story.merged_into.is_(None))
+    statement = (select(Story).where(Story.article_count >= min_articles, *_stories_on(topic))
                  .order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit))
-    if topic:
-        statement = statement.where(Story.id.in_(
-            select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
-            .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
     with Session(engine) as session:
         stories = session.execute(statement).scalars().all()
         members: dict[int, list[dict[str, Any]]] = {}
@@ -159,6 +156,23 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  "last_seen_at": s.last_seen_at, "article_count": s.article_count,
                  "outlets": s.outlets, "languages": s.languages, "articles": members.get(s.id, [])}
                 for s in stories]
+
+
+def count_smaller_stories(engine: Engine, min_articles: int, topic: str | None = None) -> int:
+    """How many stories (on ``topic``) have fewer than ``min_articles`` articles."""
+    with Session(engine) as session:
+        return session.execute(select(func.count()).select_from(Story).where(
+            Story.article_count < min_articles, *_stories_on(topic))).scalar_one()
+
+
+def _stories_on(topic: str | None) -> list[Any]:
+    """Conditions for the stories that are listed: not merged away, and on ``topic`` if given."""
+    conditions = [Story.merged_into.is_(None)]
+    if topic:
+        conditions.append(Story.id.in_(
+            select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
+            .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
+    return conditions
 
 
 def article_details(engine: Engine, article_id: int) -> dict[str, Any] | None:
