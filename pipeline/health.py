@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from statistics import median
 
 HISTORY = timedelta(days=30)  # how far back a feed's rhythm is read (the default poll retention)
+RHYTHM_POLLS = 50  # the latest polls that brought entries are enough to know a feed's rhythm
 SILENCE_FACTOR = 4  # quiet for four times its usual gap between new entries
 MIN_SILENCE = timedelta(hours=12)
 MIN_HISTORY = 4  # polls with new entries before a feed has a "usual" rhythm
@@ -31,7 +32,7 @@ class FeedActivity:
     last_success_at: datetime | None
     consecutive_failures: int
     polls_last_day: int
-    active_polls: tuple[datetime, ...]  # polls that brought entries, oldest first
+    active_polls: tuple[datetime, ...]  # polls that brought entries (the latest RHYTHM_POLLS), oldest first
     last_status: str | None = None  # of the last poll: ok | not_modified | error
     last_read: BodyRead | None = None  # the last poll that got the feed's body
 

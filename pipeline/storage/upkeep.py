@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, text, true, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, true, update
 
-from pipeline.health import HISTORY, BodyRead, FeedActivity, FeedHealth, assess_feed
+from pipeline.health import HISTORY, RHYTHM_POLLS, BodyRead, FeedActivity, FeedHealth, assess_feed
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Feed, MaintenanceRun, Poll
 
@@ -39,35 +40,33 @@ def assess_feeds(engine: Engine, now: datetime) -> dict[str, FeedHealth]:
 
 def activity_of(connection: Connection, now: datetime, window: timedelta = HISTORY,
                 feed_id: int | None = None) -> list[FeedActivity]:
-    """As ``feed_activity``, on a connection, for every feed or for one."""
-    day_ago, since = now - timedelta(days=1), now - window
-    mine = (lambda column: column == feed_id) if feed_id is not None else (lambda column: true())
-    feeds = connection.execute(select(Feed).where(mine(Feed.id)).order_by(Feed.name)).all()
-    recent = dict(connection.execute(select(Poll.feed_id, func.count()).where(
-        Poll.started_at >= day_ago, mine(Poll.feed_id)).group_by(Poll.feed_id)).all())
-    active: dict[int, list[datetime]] = {}
-    for row_feed, started in connection.execute(
-            select(Poll.feed_id, Poll.started_at).where(
-                Poll.started_at >= since, Poll.new + Poll.duplicates > 0, mine(Poll.feed_id))
-            .order_by(Poll.feed_id, Poll.started_at)):
-        active.setdefault(row_feed, []).append(started)
-    reads = _last_reads(connection, mine)
-    return [FeedActivity(
-        name=f.name, enabled=f.enabled, interval=f.interval_seconds, last_polled_at=f.last_polled_at,
-        last_success_at=f.last_success_at, consecutive_failures=f.consecutive_failures,
-        polls_last_day=recent.get(f.id, 0), active_polls=tuple(active.get(f.id, ())),
-        last_status=f.last_status, last_read=reads.get(f.id))
-        for f in feeds]
+    """As ``feed_activity``, on a connection, for every feed or for one. A few indexed
+    look-ups per feed (its polls by time), never a scan of the poll history."""
+    feeds = connection.execute(select(Feed).where(Feed.id == feed_id if feed_id is not None else true())
+                               .order_by(Feed.name)).all()
+    return [_activity(connection, feed, now, now - window) for feed in feeds]
 
 
-def _last_reads(connection: Connection, mine) -> dict[int, BodyRead]:
-    """Each feed's last poll that got its body: read (``ok``), or refused after a 2xx."""
-    got_body = or_(Poll.status == "ok", and_(Poll.status == "error", Poll.http_status.between(200, 299)))
-    latest = (select(func.max(Poll.id)).where(got_body, mine(Poll.feed_id))
-              .group_by(Poll.feed_id).scalar_subquery())
-    rows = connection.execute(select(Poll.feed_id, Poll.finished_at, Poll.status, Poll.error)
-                              .where(Poll.id.in_(latest)))
-    return {row.feed_id: BodyRead(row.finished_at, row.status == "ok", row.error) for row in rows}
+# Built once: a look-up per feed then costs its execution, not the building of a statement.
+_LAST_DAY = select(func.count()).where(Poll.feed_id == bindparam("feed"), Poll.started_at >= bindparam("day_ago"))
+_ACTIVE = (select(Poll.started_at).where(Poll.feed_id == bindparam("feed"), Poll.started_at >= bindparam("since"),
+                                         Poll.new + Poll.duplicates > 0)
+           .order_by(Poll.started_at.desc()).limit(RHYTHM_POLLS))
+_LAST_READ = (select(Poll.finished_at, Poll.status, Poll.error).where(  # the last poll that got a body
+    Poll.feed_id == bindparam("feed"),
+    or_(Poll.status == "ok", and_(Poll.status == "error", Poll.http_status.between(200, 299))))
+    .order_by(Poll.started_at.desc()).limit(1))
+
+
+def _activity(connection: Connection, feed: Any, now: datetime, since: datetime) -> FeedActivity:
+    last_day = connection.execute(_LAST_DAY, {"feed": feed.id, "day_ago": now - timedelta(days=1)}).scalar_one()
+    active = connection.execute(_ACTIVE, {"feed": feed.id, "since": since}).scalars().all()
+    read = connection.execute(_LAST_READ, {"feed": feed.id}).first()
+    return FeedActivity(
+        name=feed.name, enabled=feed.enabled, interval=feed.interval_seconds, last_polled_at=feed.last_polled_at,
+        last_success_at=feed.last_success_at, consecutive_failures=feed.consecutive_failures,
+        polls_last_day=last_day, active_polls=tuple(reversed(active)), last_status=feed.last_status,
+        last_read=BodyRead(read.finished_at, read.status == "ok", read.error) if read else None)
 
 
 def record_health(engine: Engine, verdicts: Sequence[FeedHealth], now: datetime) -> None:
