@@ -262,8 +262,7 @@ def _by_article(drafts: Sequence[ArticleDraft]) -> list[list[ArticleDraft]]:
     return list(groups.values())
 
 
-def _recheck(feed: FeedConfig, state: FeedState, split: SplitEntries, cycle: Cycle,
-             budget: Budget) -> RecheckCounts:
+def _recheck(feed: FeedConfig, state: FeedState, split: SplitEntries, cycle: Cycle, budget: Budget) -> RecheckCounts:
     return recheck_articles(feed, state.id, split.moved, settings=cycle.settings, fetcher=cycle.fetcher,
                             engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock(),
                             budget=budget, signalled=split.changed, unsigned=split.unsigned)
