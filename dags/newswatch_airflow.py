@@ -88,6 +88,6 @@ def notify_operators(context: dict[str, Any]) -> None:
     log.error("%s\n%s", title, body)
     settings = Settings.load()
     if settings.operator_alert_urls:
-        outcome = send_message(settings.operator_alert_urls, title, body, settings=settings)
+        outcome = send_message(settings.operator_alert_urls, title, body, settings=settings, kind="failure")
         if not outcome.sent:
             log.error("operator alert not delivered: %s", outcome.error)

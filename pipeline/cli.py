@@ -33,6 +33,7 @@ from pipeline.dispatch import check_alert_targets, deliver_alerts
 from pipeline.maintenance import check_feed_health, health_counts, keep_house
 from pipeline.storage.engine import check_database, create_database_engine, migrate, open_database
 from pipeline.storage.queries import (
+    MIN_STORY_ARTICLES,
     ArticleFilter,
     article_details,
     feed_health,
@@ -44,7 +45,7 @@ from pipeline.storage.repository import Repository
 from pipeline.storage.search import SearchFilter, search_articles
 from pipeline.storage.upkeep import last_maintenance
 from pipeline.storage.schema import FIRST_DAY, LAST_DAY, MAX_ID
-from pipeline.tables import alerts_table, feeds_table, search_table, story_table, summary_table, when
+from pipeline.tables import alerts_table, delivery_line, feeds_table, search_table, story_table, summary_table, when
 from pipeline.terminal import markup_text, plain_text
 
 EXIT_SETTINGS = 2
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     stories = commands.add_parser("stories", parents=[common], help="story clusters and their articles")
     stories.add_argument("--limit", type=_count, default=20, help="how many stories (most recent first)")
-    stories.add_argument("--min-articles", type=_count, default=1, help="only stories with this many articles")
+    stories.add_argument("--min-articles", type=_count, default=MIN_STORY_ARTICLES,
+                         help=f"only stories with this many articles (default {MIN_STORY_ARTICLES}; 1: every story)")
     stories.add_argument("--topic", help="only stories with an article on this topic (e.g. summit)")
     stories.add_argument("--format", choices=("table", "json"), default="table")
     stories.set_defaults(handler=command_stories)
@@ -201,8 +203,8 @@ def command_run(args: argparse.Namespace, settings: Settings, console: Console) 
     out.print(summary_table(report))
     if not args.no_alerts:
         delivered = deliver_alerts(settings)
-        out.print(f"alerts: {delivered.sent} sent, {delivered.retrying} to retry, {delivered.failed} failed, "
-                  f"{delivered.held} kept (no alert URLs)", highlight=False)
+        out.print(plain_text(delivery_line(delivered, datetime.now(timezone.utc))), highlight=False, markup=False,
+                  soft_wrap=True)
     return 0
 
 
@@ -246,9 +248,8 @@ def command_alerts(args: argparse.Namespace, settings: Settings, console: Consol
         for message in report.previews:
             out.print(plain_text(f"--- would send: {message.title}\n{message.body}\n"), highlight=False,
                       markup=False)
-        if not args.dry_run:
-            out.print(f"{report.sent} sent, {report.retrying} to retry, {report.failed} failed, "
-                      f"{report.held} kept (no alert URLs)", highlight=False)
+        out.print(plain_text(delivery_line(report, datetime.now(timezone.utc), dry_run=args.dry_run)),
+                  highlight=False, markup=False, soft_wrap=True)
         return 0
     with open_database(settings.database_url) as engine:
         rows = list_alerts(engine, state=args.state, limit=args.limit)

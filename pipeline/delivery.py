@@ -26,15 +26,18 @@ class Delivery:
     error: str | None = None
 
 
-def send_message(urls: Sequence[str], title: str, body: str, *, settings: Settings) -> Delivery:
-    """Send one message to every Apprise URL in ``urls``, each target on its own."""
+def send_message(urls: Sequence[str], title: str, body: str, *, settings: Settings,
+                 kind: str = "info") -> Delivery:
+    """Send one message to every Apprise URL in ``urls``, each target on its own. ``kind``
+    is Apprise's notify type (``info``, ``success``, ``warning``, ``failure``): services
+    show it as a colour or an icon, and JSON webhooks carry it as ``type``."""
     if not urls:
         return Delivery(False, "no Apprise URL configured")
     refused = unusable_urls(urls)
     if refused:
         return Delivery(False, f"not a usable Apprise URL: {', '.join(refused)}")
     errors = [outcome.error or "not delivered"
-              for outcome in (_deliver(url, title, body, None, settings) for url in urls) if not outcome.sent]
+              for outcome in (_deliver(url, title, body, None, settings, kind) for url in urls) if not outcome.sent]
     if errors:
         return Delivery(False, f"delivery failed for {len(errors)} of {len(urls)} targets: {' | '.join(errors)}")
     log.info("delivered title=%r targets=%d", title, len(urls))
@@ -60,7 +63,8 @@ def send_alert(url: str, title: str, body: str, document_json: str, *, settings:
     return outcome
 
 
-def _deliver(url: str, title: str, body: str, attachment: Any, settings: Settings) -> Delivery:
+def _deliver(url: str, title: str, body: str, attachment: Any, settings: Settings,
+             kind: str = "info") -> Delivery:
     """One target, held to the limits of ``pipeline.receivers.guard_delivery``."""
     import apprise
 
@@ -76,6 +80,7 @@ def _deliver(url: str, title: str, body: str, attachment: Any, settings: Setting
     capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")
     with guard_delivery(settings) as guard, capture as captured:
         sent = bool(target.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT, attach=attachment,
+                                  notify_type=apprise.NotifyType(kind),
                                   timeout=0 if is_guarded(service) else settings.delivery_timeout))
     if sent and guard.reason is None:
         return Delivery(True)

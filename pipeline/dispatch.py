@@ -17,7 +17,7 @@ from pipeline.delivery import Delivery, send_alert, target_key, unusable_urls
 from pipeline.errors import SettingsError
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
-from pipeline.storage.outbox import claim, due_alerts, message_data, record_attempt
+from pipeline.storage.outbox import claim, due_alerts, message_data, record_attempt, waiting_alerts
 
 log = logging.getLogger(__name__)
 Sender = Callable[..., Delivery]
@@ -30,6 +30,10 @@ class DeliveryReport:
     failed: int = 0
     held: int = 0
     previews: tuple[Message, ...] = field(default=())  # what --dry-run would send
+    unaddressed: tuple[str, ...] = ()  # rules with no alert URL: their alerts are kept, not sent
+    waiting: int = 0  # pending alerts not due yet
+    next_due_at: datetime | None = None  # when the first of them falls due
+    next_due: str | None = None  # and what it is: alert, digest or retry
 
 
 def check_alert_targets(settings: Settings) -> tuple[Rule, ...]:
@@ -71,7 +75,10 @@ def deliver_alerts(settings: Settings, *, dry_run: bool = False, send: Sender = 
                 continue
             outcome = _send(engine, alert, rule, message, settings, send, clock)
             counts[outcome] += 1
-    return DeliveryReport(**counts, previews=tuple(previews))
+        waiting, next_due_at, next_due = waiting_alerts(engine, clock())
+    unaddressed = tuple(rule_id for rule_id, rule in rules.items() if not (rule.urls or settings.alert_urls))
+    return DeliveryReport(**counts, previews=tuple(previews), unaddressed=unaddressed, waiting=waiting,
+                          next_due_at=next_due_at, next_due=next_due)
 
 
 def _compose(engine, alert: dict, rule: Rule, settings: Settings) -> Message:

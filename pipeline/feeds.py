@@ -171,6 +171,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> FeedEntry | None:
         author=html_to_text(raw.get("author", ""))[:300],
         published_at=published,
         summary=_entry_text(raw),
+        updated=_entry_updated(raw),
     )
 
 
@@ -197,6 +198,16 @@ def _entry_text(raw: feedparser.FeedParserDict) -> str:
     texts = [html_to_text(c.get("value", "")) for c in raw.get("content", [])]
     texts.append(html_to_text(raw.get("summary", "")))
     return max(texts, key=len)
+
+
+def _entry_updated(raw: feedparser.FeedParserDict) -> str:
+    """The entry's mark of its last change as the feed writes it: atom:updated and
+    dcterms:modified (feedparser's ``updated``) or dc:modified; empty when it has none."""
+    present = dict.keys(raw)  # not raw.get: feedparser would offer ``published`` for ``updated``
+    for key in ("updated", "dc_modified"):
+        if key in present and isinstance(raw[key], str) and raw[key].strip():
+            return raw[key].strip()[:100]
+    return ""
 
 
 def _entry_time(raw: feedparser.FeedParserDict) -> datetime | None:

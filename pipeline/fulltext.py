@@ -46,6 +46,7 @@ MAX_QUERY_CHARS = 500
 MAX_QUERY_DEPTH = 10
 _WORD = re.compile(r"[^\W_]+")
 _QUERY_TOKEN = re.compile(r'-?"[^"]*"?|-?\(|\)|-?[^\s()"]+')
+_SPACES = re.compile(r"\s+")
 SNIPPET_WORDS = (12, 28)  # words shown before and after the first hit
 
 
@@ -347,26 +348,63 @@ def to_tsquery(node: Node) -> str:
 
 def wanted_terms(node: Node) -> set[str]:
     """The terms that make an article a hit (for snippets): every form of every word
-    that is not excluded."""
+    that is not excluded (a prefix as ``prefix*``)."""
     if isinstance(node, Word):
-        return set(node.forms)
+        return {form + "*" for form in node.forms} if node.prefix else set(node.forms)
     if isinstance(node, Phrase):
-        return set().union(*(set(w.forms) for w in node.words))
+        return set().union(*(wanted_terms(w) for w in node.words))
     if isinstance(node, Not):
         return set()
     return set().union(*(wanted_terms(n) for n in node.nodes))
 
 
+@dataclass(frozen=True)
+class Passage:
+    """A plain-text passage of an article, and the character ranges ``[start, end)`` of
+    its words that matched the query (for the reader's eye; the text itself is not marked)."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The text in pieces, each saying whether it is marked (ranges out of order,
+        overlapping or out of the text are left unmarked)."""
+        pieces, at = [], 0
+        for start, end in sorted(self.marks):
+            if at <= start < end <= len(self.text):
+                pieces += [(self.text[at:start], False), (self.text[start:end], True)]
+                at = end
+        return [piece for piece in [*pieces, (self.text[at:], False)] if piece[0]]
+
+
 def snippet(text: str, language: str, terms: set[str]) -> str:
     """A plain-text passage of ``text`` around its first word indexed under one of
     ``terms`` (the text's start when none is found)."""
+    return passage(text, language, terms).text
+
+
+def passage(text: str, language: str, terms: set[str]) -> Passage:
+    """As ``snippet``, with the words of the passage indexed under one of ``terms`` marked."""
     term = _terms(SNOWBALL.get(language))
     matches = list(_WORD.finditer(text))
     if not matches:
-        return ""
-    first = next((i for i, m in enumerate(matches)
-                  if any(term(w) in terms for w in _words(m.group()))), 0)
+        return Passage("")
+    prefixes = tuple(t[:-1] for t in terms if t.endswith("*"))
+    is_hit = lambda match: any(term(w) in terms or (prefixes and term(w).startswith(prefixes))  # noqa: E731
+                               for w in _words(match.group()))
+    first = next((i for i, m in enumerate(matches) if is_hit(m)), 0)
     before, after = SNIPPET_WORDS
     start, end = max(0, first - before), min(len(matches), first + after)
-    passage = " ".join(text[matches[start].start():matches[end - 1].end()].split())
-    return ("… " if start else "") + passage + (" …" if end < len(matches) else "")
+    pieces, marks, at = ["… " if start else ""], [], 2 if start else 0
+    for index in range(start, end):
+        if index > start:  # what lies between two words, its white space run together
+            gap = _SPACES.sub(" ", text[matches[index - 1].end():matches[index].start()])
+            pieces.append(gap)
+            at += len(gap)
+        word = matches[index].group()
+        if terms and is_hit(matches[index]):
+            marks.append((at, at + len(word)))
+        pieces.append(word)
+        at += len(word)
+    pieces.append(" …" if end < len(matches) else "")
+    return Passage("".join(pieces), tuple(marks))

@@ -1,7 +1,12 @@
-"""Feed health: is a feed failing, silent for much longer than usual, or not polled at all?
+"""Feed health: is a feed failing, malformed, silent for much longer than usual, or not
+polled at all?
 
-Pure rules over a feed's recent activity; the daily maintenance gathers the activity
-and records the verdicts, which ``newswatch feeds`` shows. Nothing here touches the
+Pure rules over a feed's recent activity. The verdict always agrees with the feed's last
+poll: a feed whose last poll failed is ``failing`` however recent its last success. A 304
+says the body is the one last read, so it inherits that read's verdict: a body that came
+with a warning keeps the feed at ``warning``, and one that could not be read at all keeps
+it ``failing``. ``newswatch feeds`` and the web app assess feeds when they are read; each
+poll and the daily maintenance record the verdict on the feed. Nothing here touches the
 network or the database.
 """
 
@@ -11,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-FAILING_AFTER = timedelta(days=1)
+HISTORY = timedelta(days=30)  # how far back a feed's rhythm is read (the default poll retention)
+RHYTHM_POLLS = 50  # the latest polls that brought entries are enough to know a feed's rhythm
 SILENCE_FACTOR = 4  # quiet for four times its usual gap between new entries
 MIN_SILENCE = timedelta(hours=12)
 MIN_HISTORY = 4  # polls with new entries before a feed has a "usual" rhythm
@@ -26,13 +32,29 @@ class FeedActivity:
     last_success_at: datetime | None
     consecutive_failures: int
     polls_last_day: int
-    active_polls: tuple[datetime, ...]  # polls that brought entries, oldest first
+    active_polls: tuple[datetime, ...]  # polls that brought entries (the latest RHYTHM_POLLS), oldest first
+    last_status: str | None = None  # of the last poll: ok | not_modified | error
+    last_read: BodyRead | None = None  # the last poll that got the feed's body
+
+
+@dataclass(frozen=True)
+class BodyRead:
+    """A poll that got the feed's body: whether it could be read, and its error or notes."""
+
+    at: datetime
+    readable: bool
+    note: str | None = None
+
+    @property
+    def warning(self) -> str | None:
+        """The parser's warning about the body (notes of a readable body start with it)."""
+        return self.note if self.readable and self.note and self.note.startswith("warning: ") else None
 
 
 @dataclass(frozen=True)
 class FeedHealth:
     feed: str
-    status: str  # ok | failing | silent | unpolled | new | disabled
+    status: str  # ok | failing | warning | silent | unpolled | new | disabled
     note: str
 
 
@@ -43,8 +65,7 @@ def assess_feed(activity: FeedActivity, now: datetime) -> FeedHealth:
         return FeedHealth(name, "disabled", "disabled in the feed list")
     if activity.last_polled_at is None:
         return FeedHealth(name, "new", "not polled yet")
-    if activity.consecutive_failures and (activity.last_success_at is None
-                                          or now - activity.last_success_at >= FAILING_AFTER):
+    if activity.consecutive_failures:
         since = ("never succeeded" if activity.last_success_at is None
                  else f"no success for {format_span(now - activity.last_success_at)}")
         failures = activity.consecutive_failures
@@ -52,6 +73,13 @@ def assess_feed(activity: FeedActivity, now: datetime) -> FeedHealth:
     if activity.polls_last_day == 0:
         return FeedHealth(name, "unpolled",
                           f"no poll in the last day (last {format_span(now - activity.last_polled_at)} ago)")
+    read = activity.last_read
+    if read is not None and not read.readable and activity.last_status == "not_modified":
+        return FeedHealth(name, "failing", f"answers 304 since its body could not be read "
+                                           f"{format_span(now - read.at)} ago: {read.note}")
+    if read is not None and read.warning:
+        return FeedHealth(name, "warning", f"its body, as last read {format_span(now - read.at)} ago, "
+                                           f"came with a {read.warning}")
     usual = usual_gap(activity.active_polls)
     if usual is not None:
         quiet = now - activity.active_polls[-1]
@@ -74,6 +102,8 @@ def usual_gap(active_polls: tuple[datetime, ...]) -> timedelta | None:
 def format_span(span: timedelta) -> str:
     """``3 d 4 h``, ``5 h 10 min``, ``12 min``: what an operator reads at a glance."""
     minutes = int(span.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
     days, minutes = divmod(minutes, 1440)
     hours, minutes = divmod(minutes, 60)
     if days:

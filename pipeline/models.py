@@ -6,6 +6,7 @@ client, so every stage can be tested with plain values.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -57,6 +58,14 @@ class FeedEntry:
     author: str = ""
     published_at: datetime | None = None
     summary: str = ""
+    updated: str = ""  # the feed's own mark of a change (atom:updated, dc:modified), as written
+
+    @property
+    def signature(self) -> str:
+        """What the feed says about the entry, in one hash: when it changes for a known
+        entry, the feed is telling us the article changed."""
+        said = "\x1f".join((self.title, self.summary, self.updated))
+        return hashlib.sha256(said.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)

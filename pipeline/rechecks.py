@@ -1,7 +1,9 @@
 """Re-checks: recent articles are fetched again, conditionally, to catch new versions.
 
-Each feed's poll looks at a bounded number of its articles that are due (the schedule
-of ``pipeline.versions``), and at any article its feed now lists under a new address.
+Each feed's poll looks at any article its feed now lists under a new address, at the
+articles whose entries the feed changed (another title, summary or update mark: the feed
+says the article changed, however old it is), and at its articles that are due (the
+schedule of ``pipeline.versions``) — the last two bounded per poll together.
 A 304 or an unchanged page only moves the next check; a changed title or text becomes
 a new version of the same article — never a new article, never a new story. The page is
 cleaned of its outlet's boilerplate as the stored text was, so boilerplate alone is no
@@ -30,6 +32,7 @@ from pipeline.storage.versions import (
     move_entry,
     record_check,
     record_version,
+    sign_entries,
 )
 from pipeline.versions import diff_versions, next_check_at
 
@@ -45,18 +48,21 @@ class RecheckCounts:
 
 def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedEntry, int]], *,
                      settings: Settings, fetcher: Fetcher, engine, labeller: Labeller,
-                     now: datetime, budget: Budget | None = None) -> RecheckCounts:
-    """Look again at this feed's due articles and at entries that moved, while the poll's
-    budget lasts (the rest stay due); count what changed."""
+                     now: datetime, budget: Budget | None = None,
+                     signalled: Sequence[tuple[FeedEntry, int]] = (),
+                     unsigned: Sequence[FeedEntry] = ()) -> RecheckCounts:
+    """Look again at entries that moved, at entries the feed says changed (``signalled``),
+    then at this feed's due articles, at most ``NEWSWATCH_RECHECKS_PER_POLL`` of them
+    while the poll's budget lasts (the rest stay due); count what changed. A signalled
+    entry's new signature is remembered once its article was looked at, so a feed that
+    goes on saying the same costs no further fetch; ``unsigned`` entries (stored before
+    signatures were kept) just have theirs remembered."""
     for entry, _ in moved:
-        move_entry(engine, feed_id, entry.guid, entry.url, entry.link, entry.title)
-    targets = {t.id: t for t in due_checks(engine, feed_id, now, settings.rechecks_per_poll)}
-    moved_targets = check_targets(engine, [article_id for _, article_id in moved])
-    urls = {article_id: entry.url for entry, article_id in moved}
-    for target in moved_targets:  # a new address: nothing to be conditional about
-        targets[target.id] = dataclasses.replace(target, url=urls[target.id], etag=None, last_modified=None)
-    checked = changed = failed = 0
-    for target in targets.values():
+        move_entry(engine, feed_id, entry)
+    targets = _targets(engine, feed_id, moved, signalled, now, settings.rechecks_per_poll)
+    checked: set[int] = set()
+    changed = failed = 0
+    for target in targets:
         if budget is not None and budget.is_spent():
             break
         try:
@@ -64,12 +70,29 @@ def recheck_articles(feed: FeedConfig, feed_id: int, moved: Sequence[tuple[FeedE
                                labeller=labeller, now=now, budget=budget)
         except BudgetSpentError:
             break
-        checked += 1
+        checked.add(target.id)
         changed += outcome == "changed"
         failed += outcome == "failed"
+    sign_entries(engine, feed_id, [*unsigned, *(entry for entry, article_id in signalled if article_id in checked)])
     if checked:
-        log.info("feed=%s rechecked=%d new_versions=%d failed=%d", feed.name, checked, changed, failed)
-    return RecheckCounts(checked, changed, failed)
+        log.info("feed=%s rechecked=%d new_versions=%d failed=%d signalled=%d", feed.name, len(checked),
+                 changed, failed, len(signalled))
+    return RecheckCounts(len(checked), changed, failed)
+
+
+def _targets(engine, feed_id: int, moved: Sequence[tuple[FeedEntry, int]],
+             signalled: Sequence[tuple[FeedEntry, int]], now: datetime, limit: int) -> list[CheckTarget]:
+    """Moved entries first (at their new address: nothing to be conditional about), then
+    the articles the feed says changed, then the most overdue; each article once."""
+    urls = {article_id: entry.url for entry, article_id in moved}
+    targets = {t.id: dataclasses.replace(t, url=urls[t.id], etag=None, last_modified=None)
+               for t in check_targets(engine, list(urls))}
+    wanted = list(dict.fromkeys(article_id for _, article_id in signalled if article_id not in targets))
+    for target in check_targets(engine, wanted[:limit]):
+        targets.setdefault(target.id, target)
+    for target in due_checks(engine, feed_id, now, max(0, limit - len(wanted))):
+        targets.setdefault(target.id, target)
+    return list(targets.values())
 
 
 def _recheck(target: CheckTarget, feed: FeedConfig, *, settings: Settings, fetcher: Fetcher,

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pipeline.boilerplate import OutletMemory
@@ -164,10 +164,12 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
         if result.not_modified:
             poll.store(repository, poll.record("not_modified", http_status=304))
             log.info("feed=%s not modified (304)", feed.name)
-            rechecked = _recheck(feed, state, (), cycle, budget)
+            rechecked = _recheck(feed, state, SplitEntries([], [], [], 0), cycle, budget)
             return poll.report("not_modified", http_status=304, versions=rechecked.changed)
         parsed = parse_feed(result.body, feed=feed.name, url=result.final_url, content_type=result.content_type)
-    except (FetchError, FeedParseError) as error:
+    except FeedParseError as error:  # the body came, with its status, but is no usable feed
+        return _record_fetch_failure(poll, repository, error, http_status=result.status)
+    except FetchError as error:
         return _record_fetch_failure(poll, repository, error)
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
@@ -189,7 +191,7 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
                                                       until=settings.recheck_until),
                              rules=cycle.labeller.rules, digest_window=settings.digest_window,
                              boilerplate_articles=settings.boilerplate_articles)
-    rechecked = _recheck(feed, state, split.moved, cycle, budget)
+    rechecked = _recheck(feed, state, split, cycle, budget)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d deferred=%d versions=%d", feed.name,
              len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), deferred,
              rechecked.changed)
@@ -199,17 +201,19 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
                        deferred=deferred)
 
 
-def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError) -> FeedReport:
+def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError,
+                          http_status: int | None = None) -> FeedReport:
     http = error if isinstance(error, HTTPStatusError) else None
+    http_status = http_status or (http and http.status)
     reason = str(error)
     if http is not None and http.retry_after is not None:
         cap = max(poll.settings.max_feed_backoff, poll.feed.interval)
         if capped_retry_after(http.retry_after, cap) < http.retry_after:
             reason += f"; Retry-After capped to {cap:g} s (NEWSWATCH_MAX_FEED_BACKOFF)"
     log.warning("feed=%s failed: %s", poll.feed.name, reason)
-    poll.store(repository, poll.record("error", http_status=http and http.status, error=reason,
+    poll.store(repository, poll.record("error", http_status=http_status, error=reason,
                                        retry_after=http.retry_after if http else None))
-    return poll.report("error", http_status=http and http.status, error=reason, transient=is_transient(error))
+    return poll.report("error", http_status=http_status, error=reason, transient=is_transient(error))
 
 
 def _poll_note(warning: str | None, waiting: int, unfetched: int, settings: Settings) -> str | None:
@@ -258,11 +262,10 @@ def _by_article(drafts: Sequence[ArticleDraft]) -> list[list[ArticleDraft]]:
     return list(groups.values())
 
 
-def _recheck(feed: FeedConfig, state: FeedState, moved: Sequence[tuple[FeedEntry, int]],
-             cycle: Cycle, budget: Budget) -> RecheckCounts:
-    return recheck_articles(feed, state.id, moved, settings=cycle.settings, fetcher=cycle.fetcher,
+def _recheck(feed: FeedConfig, state: FeedState, split: SplitEntries, cycle: Cycle, budget: Budget) -> RecheckCounts:
+    return recheck_articles(feed, state.id, split.moved, settings=cycle.settings, fetcher=cycle.fetcher,
                             engine=cycle.repository.engine, labeller=cycle.labeller, now=cycle.clock(),
-                            budget=budget)
+                            budget=budget, signalled=split.changed, unsigned=split.unsigned)
 
 
 class _Poll:
@@ -298,7 +301,9 @@ class SplitEntries:
     fresh: list[FeedEntry]  # to fetch
     links: list[tuple[FeedEntry, int]]  # articles we already have, under another feed or URL
     moved: list[tuple[FeedEntry, int]]  # this feed's known entries, now at another address
-    known: int  # entries this feed listed before, unchanged
+    known: int  # entries this feed listed before (at the same address)
+    changed: list[tuple[FeedEntry, int]] = field(default_factory=list)  # known, but the feed says otherwise now
+    unsigned: list[FeedEntry] = field(default_factory=list)  # known, stored before signatures were kept
 
 
 def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEntries:
@@ -307,10 +312,15 @@ def split_entries(entries: Sequence[FeedEntry], known: KnownEntries) -> SplitEnt
     for entry in entries:
         if entry.guid in known.by_guid:
             article_id, url = known.by_guid[entry.guid]
-            if url == entry.url:
-                split = dataclasses.replace(split, known=split.known + 1)
-            else:
+            if url != entry.url:
                 split.moved.append((entry, article_id))
+                continue
+            split = dataclasses.replace(split, known=split.known + 1)
+            said = known.signatures.get(entry.guid)
+            if said is None:
+                split.unsigned.append(entry)
+            elif said != entry.signature:
+                split.changed.append((entry, article_id))
         elif entry.url in known.article_by_url:
             split.links.append((entry, known.article_by_url[entry.url]))
         else:

@@ -8,12 +8,15 @@ names, titles, outlets, URLs and errors come from the internet. Colour comes fro
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.dispatch import DeliveryReport
+from pipeline.fulltext import Passage
+from pipeline.health import format_span
 from pipeline.run import CycleReport
 from pipeline.storage.outbox import AlertRow
 from pipeline.storage.queries import FeedHealthRow, StoryRow
@@ -21,7 +24,7 @@ from pipeline.storage.search import SearchResults
 from pipeline.terminal import markup_text, plain_text
 
 POLL_COLOURS = {"ok": "green", "not_modified": "cyan", "error": "red", "skipped": "dim"}
-HEALTH_COLOURS = {"ok": "green", "failing": "red", "silent": "yellow", "unpolled": "yellow"}
+HEALTH_COLOURS = {"ok": "green", "failing": "red", "warning": "yellow", "silent": "yellow", "unpolled": "yellow"}
 
 
 def add_row(table: Table, *cells: str | Text) -> None:
@@ -96,7 +99,9 @@ def search_table(results: SearchResults) -> Table:
     for hit in results.hits:
         similarity = f"{hit.baseline_similarity:.2f}" if hit.baseline_similarity is not None else "—"
         copy = f"  [copy of {hit.duplicate_of}]" if hit.duplicate_of else ""
-        passage = Text.assemble(plain_text(f"{hit.title}{copy}\n"), (plain_text(hit.snippet), "dim"))
+        passage = Text.assemble(plain_text(f"{hit.title}{copy}\n"), *(
+            (plain_text(piece), "bold" if is_mark else "dim")  # the query's words in bold
+            for piece, is_mark in Passage(hit.snippet, hit.marks).pieces()))
         add_row(table, str(hit.id), when(hit.published_at or hit.first_seen_at), hit.language, hit.outlet,
                 similarity, str(hit.story_id or "—"), passage)
     return table
@@ -104,3 +109,28 @@ def search_table(results: SearchResults) -> Table:
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%SZ") if value else "—"
+
+
+def delivery_line(report: DeliveryReport, now: datetime, *, dry_run: bool = False) -> str:
+    """What a delivery did (or, dry, would do) and what waits, in one line for people."""
+    if dry_run:
+        done = [f"{len(report.previews)} would be sent now"] if report.previews else ["nothing due to send now"]
+    else:
+        done = [f"{n} {what}" for n, what in ((report.sent, "sent"), (report.retrying, "to retry"),
+                                              (report.failed, "failed for good")) if n]
+        if report.held:
+            done.append(f"{report.held} kept in the database (no alert URL to send them to)")
+        done = done or ["nothing due to send"]
+    if report.waiting and report.next_due_at is not None:
+        done.append(f"{report.waiting} waiting; the next, {_article(report.next_due)} {report.next_due}, is due "
+                    f"{when(report.next_due_at)} (in {format_span(max(report.next_due_at - now, timedelta()))})")
+    else:
+        done.append("nothing else waiting")
+    if report.unaddressed:
+        done.append(f"no alert URL for rule {', '.join(report.unaddressed)}: its alerts are kept, not sent "
+                    "(NEWSWATCH_ALERT_URLS, or the rule's urls)")
+    return "alerts: " + "; ".join(done)
+
+
+def _article(noun: str | None) -> str:
+    return "an" if (noun or "")[:1] in ("a", "e", "i", "o", "u") else "a"

@@ -10,14 +10,17 @@ stay silent; re-runs send nothing.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from pipeline.cli import main
 from pipeline.dispatch import deliver_alerts
 from pipeline.settings import Settings
+from pipeline.storage.schema import Alert
+from pipeline.tables import delivery_line
 from tests.conftest import ROOT
 from tests.mailbox import Mailbox
 from tests.receiver import WebhookReceiver
@@ -153,11 +156,34 @@ def test_dry_run_shows_what_would_be_sent_and_sends_nothing(alerting, capsys):
     assert len(receiver.posts) == len(SUMMIT_STORIES)
 
 
+def test_run_and_dry_run_say_what_went_and_what_waits(alerting, capsys):
+    server, receiver, mailbox, engine, feeds = alerting
+    assert main(["run"]) == 0
+    with engine.connect() as connection:
+        waiting = connection.execute(select(Alert.not_before).where(Alert.state == "pending")).scalars().all()
+    first = min(waiting)
+    assert len(receiver.posts) == len(SUMMIT_STORIES) and waiting  # follow-ups wait for their window
+    next_due = f"{len(waiting)} waiting; the next, a digest, is due {first:%Y-%m-%d %H:%M:%S}Z (in "
+    said = capsys.readouterr().out
+    assert f"alerts: {len(SUMMIT_STORIES)} sent; {next_due}" in said and "kept" not in said
+    assert re.search(r"\(in (59|58) min\)", said)  # the digest window: an hour after the first follow-up
+    assert main(["alerts", "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip().startswith(f"alerts: nothing due to send now; {next_due}")
+    later = lambda: datetime.now(timezone.utc) + timedelta(hours=2)  # noqa: E731 - a clock
+    report = deliver_alerts(Settings.load(), clock=later)
+    assert report.sent == len(waiting) and delivery_line(report, later()) == \
+        f"alerts: {len(waiting)} sent; nothing else waiting"
+    assert main(["alerts", "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == "alerts: nothing due to send now; nothing else waiting"
+
+
 def test_without_alert_urls_alerts_are_kept_not_lost(alerting, monkeypatch, capsys):
     server, receiver, mailbox, engine, _ = alerting
     monkeypatch.delenv("NEWSWATCH_ALERT_URLS")
     assert main(["run"]) == 0
-    assert "kept (no alert URLs)" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"{len(SUMMIT_STORIES)} kept in the database (no alert URL to send them to)" in said
+    assert "no alert URL for rule summit-coverage: its alerts are kept, not sent" in said
     held = rows(engine, "select id, state, last_error from alerts where sequence = 0 and state != 'merged'")
     assert len(held) == len(SUMMIT_STORIES)
     assert {r["state"] for r in held} == {"held"} and "no alert URLs" in held[0]["last_error"]

@@ -116,6 +116,18 @@ def due_alerts(engine: Engine, now: datetime, limit: int = 100,
     return [dict(row._mapping) for row in rows]
 
 
+def waiting_alerts(engine: Engine, now: datetime) -> tuple[int, datetime | None, str | None]:
+    """Pending alerts not due yet: how many, when the first falls due and what it is
+    (``alert``, ``digest`` or ``retry``). A digest may wait longer: until its story's alert is out."""
+    with storage_errors(engine.connect) as connection:
+        rows = connection.execute(select(Alert.sequence, Alert.attempts, Alert.not_before, Alert.next_attempt_at)
+                                  .where(Alert.state == "pending")).all()
+    upcoming = sorted((max(not_before, next_attempt), "retry" if attempts else "digest" if sequence else "alert")
+                      for sequence, attempts, not_before, next_attempt in rows
+                      if max(not_before, next_attempt) > now)
+    return (len(upcoming), *upcoming[0]) if upcoming else (0, None, None)
+
+
 def claim(engine: Engine, alert_id: int, now: datetime, *, attempts: int | None = None) -> bool:
     """Take an alert for sending at ``now`` (the time of the claim, never earlier); False if
     another deliverer has it, or it is not due. With ``attempts`` (as the caller read the

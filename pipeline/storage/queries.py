@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any, TypedDict, cast
 
@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, Feed, Story
+from pipeline.storage.upkeep import assess_feeds
 
+MIN_STORY_ARTICLES = 2  # what story listings show by default: one article is a report, not yet a story
 EXPORT_FIELDS = (
     "id", "url", "canonical_url", "outlet", "feed", "title", "author", "published_at",
     "first_seen_at", "language", "language_confidence", "word_count", "text", "text_sha256",
@@ -156,8 +158,10 @@ class ArticleFilter:
     limit: int | None = None
 
 
-def feed_health(engine: Engine) -> list[FeedHealthRow]:
-    """One row per feed: its polling state and how many articles it brought."""
+def feed_health(engine: Engine, now: datetime | None = None) -> list[FeedHealthRow]:
+    """One row per feed: its polling state, its health as of ``now`` (assessed as it is
+    read, so it agrees with the last poll), and how many articles it brought."""
+    verdicts = assess_feeds(engine, now or datetime.now(timezone.utc))
     articles = (select(Entry.feed_id, func.count(func.distinct(Entry.article_id)).label("n"))
                 .group_by(Entry.feed_id).subquery())
     statement = (select(Feed, func.coalesce(articles.c.n, 0))
@@ -169,8 +173,8 @@ def feed_health(engine: Engine) -> list[FeedHealthRow]:
         "status": row.Feed.last_status, "last_polled_at": row.Feed.last_polled_at,
         "last_success_at": row.Feed.last_success_at,
         "failures": row.Feed.consecutive_failures, "next_poll_at": row.Feed.next_poll_at,
-        "articles": row[1], "error": row.Feed.last_error, "health": row.Feed.health,
-        "health_note": row.Feed.health_note,
+        "articles": row[1], "error": row.Feed.last_error, "health": verdicts[row.Feed.name].status,
+        "health_note": verdicts[row.Feed.name].note or None,
     } for row in rows]
 
 
@@ -256,12 +260,8 @@ def _record(article: Article, feed_name: str | None, topics: list[str]) -> Expor
 def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  topic: str | None = None) -> list[StoryRow]:
     """The most recent stories with their articles (originals first, then their copies)."""
-    statement = (select(Story).where(Story.article_count >= min_articles, Story.merged_into.is_(None))
+    statement = (select(Story).where(Story.article_count >= min_articles, *_stories_on(topic))
                  .order_by(Story.last_seen_at.desc(), Story.id.desc()).limit(limit))
-    if topic:
-        statement = statement.where(Story.id.in_(
-            select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
-            .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
     with storage_errors(partial(Session, engine)) as session:
         stories = session.execute(statement).scalars().all()
         members: dict[int | None, list[StoryArticle]] = {}
@@ -277,6 +277,23 @@ def list_stories(engine: Engine, *, limit: int = 50, min_articles: int = 1,
                  "last_seen_at": s.last_seen_at, "article_count": s.article_count,
                  "outlets": s.outlets, "languages": s.languages, "articles": members.get(s.id, [])}
                 for s in stories]
+
+
+def count_smaller_stories(engine: Engine, min_articles: int, topic: str | None = None) -> int:
+    """How many stories (on ``topic``) have fewer than ``min_articles`` articles."""
+    with storage_errors(partial(Session, engine)) as session:
+        return session.execute(select(func.count()).select_from(Story).where(
+            Story.article_count < min_articles, *_stories_on(topic))).scalar_one()
+
+
+def _stories_on(topic: str | None) -> list[Any]:
+    """Conditions for the stories that are listed: not merged away, and on ``topic`` if given."""
+    conditions = [Story.merged_into.is_(None)]
+    if topic:
+        conditions.append(Story.id.in_(
+            select(Article.story_id).join(ArticleConcept, ArticleConcept.article_id == Article.id)
+            .where(ArticleConcept.concept == topic, ArticleConcept.is_topic)))
+    return conditions
 
 
 def article_details(engine: Engine, article_id: int) -> ArticleDetails | None:

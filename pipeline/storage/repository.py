@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from pipeline.storage.labelling import NewArticle, article_time, label_articles
 from pipeline.storage.outbox import queue_alerts
 from pipeline.storage.schema import Article, Entry, Feed, Poll
 from pipeline.storage.search import index_articles
+from pipeline.storage.upkeep import record_poll_health
 
 BATCH = 200
 
@@ -49,6 +50,7 @@ class KnownEntries:
 
     by_guid: dict[str, tuple[int, str]]
     article_by_url: dict[str, int]
+    signatures: dict[str, str | None] = field(default_factory=dict)  # by GUID: what the feed said last
 
     @property
     def guids(self) -> frozenset[str]:
@@ -116,14 +118,17 @@ class Repository:
 
     def known_entries(self, feed_id: int, entries: Sequence[FeedEntry]) -> KnownEntries:
         seen: dict[str, tuple[int, str]] = {}
+        signatures: dict[str, str | None] = {}
         by_url: dict[str, int] = {}
         with self._connect() as connection:
             for chunk in _chunks(entries):  # a huge feed: bounded statements
                 guids = [e.guid for e in chunk]
                 urls = sorted({e.url for e in chunk})
-                seen.update({guid: (article_id, url) for guid, article_id, url in connection.execute(
-                    select(Entry.guid, Entry.article_id, Entry.url).where(
-                        Entry.feed_id == feed_id, Entry.guid.in_(guids)))})
+                for guid, article_id, url, signature in connection.execute(
+                        select(Entry.guid, Entry.article_id, Entry.url, Entry.signature).where(
+                            Entry.feed_id == feed_id, Entry.guid.in_(guids))):
+                    seen[guid] = (article_id, url)
+                    signatures[guid] = signature
                 for url, article_id in connection.execute(
                         select(Entry.url, Entry.article_id).where(Entry.url.in_(urls))):
                     by_url.setdefault(url, article_id)
@@ -132,7 +137,7 @@ class Repository:
                             or_(Article.canonical_url.in_(urls), Article.url.in_(urls)))):
                     by_url.setdefault(canonical, article_id)
                     by_url.setdefault(url, article_id)
-        return KnownEntries(seen, by_url)
+        return KnownEntries(seen, by_url, signatures)
 
     def store_poll(self, poll: PollRecord, drafts: Sequence[ArticleDraft] = (),
                    links: Sequence[tuple[FeedEntry, int]] = (), outlet: str = "",
@@ -206,7 +211,7 @@ class Repository:
     def _insert_entries(self, connection: Connection, feed_id: int,
                         links: Iterable[tuple[FeedEntry, int]], now: datetime) -> None:
         rows = [{"feed_id": feed_id, "guid": e.guid, "url": e.url, "link": e.link,
-                 "title": e.title, "article_id": article_id, "first_seen_at": now}
+                 "title": e.title, "article_id": article_id, "first_seen_at": now, "signature": e.signature}
                 for e, article_id in links]
         for chunk in _chunks(rows):
             connection.execute(upsert_insert(connection, Entry.__table__).values(chunk)
@@ -226,7 +231,12 @@ class Repository:
             state["last_success_at"] = poll.finished_at
         if poll.status == "ok":
             state.update(etag=poll.etag, last_modified=poll.last_modified)
+        elif poll.status == "error" and poll.http_status is not None and 200 <= poll.http_status < 300:
+            # A body came and could not be read: the validators describe an older body; without
+            # them the next poll reads the feed whole instead of hiding behind a 304.
+            state.update(etag=None, last_modified=None)
         connection.execute(update(Feed).where(Feed.id == poll.feed_id).values(**state))
+        record_poll_health(connection, poll.feed_id, poll.finished_at)
 
     def load_baseline(self, baseline: Baseline, fingerprint_sha256: str, word_count: int,
                       now: datetime, labels: ArticleLabels | None = None) -> tuple[int, bool]:

@@ -288,6 +288,8 @@ class Entry(Base):
     title: Mapped[str] = mapped_column(StorableText, default="")
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     first_seen_at: Mapped[datetime]
+    # What the feed said of the entry (``FeedEntry.signature``): a change makes the article due a look.
+    signature: Mapped[str | None] = mapped_column(StorableString(32))
 
 
 class OutletParagraph(Base):

@@ -23,7 +23,7 @@ from sqlalchemy import (Column, Connection, Engine, Float, MetaData, Select, bin
                         literal_column, select, table)
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 
-from pipeline.fulltext import index_text, parse_query, snippet, to_fts5, to_tsquery, wanted_terms
+from pipeline.fulltext import index_text, parse_query, passage, to_fts5, to_tsquery, wanted_terms
 from pipeline.storage.engine import storage_errors, upsert_insert
 from pipeline.storage.queries import article_conditions, published_or_seen, topics_of
 from pipeline.storage.schema import Article, ArticleSearch
@@ -67,6 +67,7 @@ class SearchHit:
     topics: list[str]
     snippet: str
     rank: float
+    marks: tuple[tuple[int, int], ...] = ()  # where in the snippet the query's words are
 
 
 @dataclass(frozen=True)
@@ -207,10 +208,11 @@ def _hits(connection: Connection, ranked: Sequence[Any], terms: set[str]) -> lis
 
 
 def _hit(article: Any, topics: list[str], terms: set[str], rank: float) -> SearchHit:
+    shown = passage(article.text, article.language, terms)
     return SearchHit(
         id=article.id, title=article.title, url=article.url, outlet=article.outlet,
         language=article.language, published_at=article.published_at,
         first_seen_at=article.first_seen_at, story_id=article.story_id,
         duplicate_of=article.duplicate_of, baseline_similarity=article.baseline_similarity,
-        topics=topics, snippet=snippet(article.text, article.language, terms), rank=rank)
+        topics=topics, snippet=shown.text, marks=shown.marks, rank=rank)
 

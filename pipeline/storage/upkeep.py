@@ -1,14 +1,15 @@
-"""The database side of the daily maintenance: feed activity, health verdicts, housekeeping."""
+"""The database side of feed health and the daily maintenance: feed activity, verdicts, housekeeping."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, or_, select, text, true, update
 
-from pipeline.health import FeedActivity, FeedHealth
+from pipeline.health import HISTORY, RHYTHM_POLLS, BodyRead, FeedActivity, FeedHealth, assess_feed
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Feed, MaintenanceRun, Poll
 
@@ -25,24 +26,47 @@ class MaintenanceRecord:
     statistics_refreshed: bool
 
 
-def feed_activity(engine: Engine, now: datetime, window: timedelta) -> list[FeedActivity]:
-    """Every feed's state, its polls in the last day, and its polls that brought entries."""
-    day_ago, since = now - timedelta(days=1), now - window
+def feed_activity(engine: Engine, now: datetime, window: timedelta = HISTORY) -> list[FeedActivity]:
+    """Every feed's state, its polls in the last day, its polls that brought entries within
+    ``window``, and its last poll that got a body."""
     with storage_errors(engine.connect) as connection:
-        feeds = connection.execute(select(Feed).order_by(Feed.name)).all()
-        recent = dict(connection.execute(select(Poll.feed_id, func.count()).where(
-            Poll.started_at >= day_ago).group_by(Poll.feed_id)).all())
-        active: dict[int, list[datetime]] = {}
-        for feed_id, started in connection.execute(
-                select(Poll.feed_id, Poll.started_at).where(
-                    Poll.started_at >= since, Poll.new + Poll.duplicates > 0)
-                .order_by(Poll.feed_id, Poll.started_at)):
-            active.setdefault(feed_id, []).append(started)
-    return [FeedActivity(
-        name=f.name, enabled=f.enabled, interval=f.interval_seconds, last_polled_at=f.last_polled_at,
-        last_success_at=f.last_success_at, consecutive_failures=f.consecutive_failures,
-        polls_last_day=recent.get(f.id, 0), active_polls=tuple(active.get(f.id, ())))
-        for f in feeds]
+        return activity_of(connection, now, window)
+
+
+def assess_feeds(engine: Engine, now: datetime) -> dict[str, FeedHealth]:
+    """Every feed's health as of now, by feed name (what people read; nothing is written)."""
+    return {activity.name: assess_feed(activity, now) for activity in feed_activity(engine, now)}
+
+
+def activity_of(connection: Connection, now: datetime, window: timedelta = HISTORY,
+                feed_id: int | None = None) -> list[FeedActivity]:
+    """As ``feed_activity``, on a connection, for every feed or for one. A few indexed
+    look-ups per feed (its polls by time), never a scan of the poll history."""
+    feeds = connection.execute(select(Feed).where(Feed.id == feed_id if feed_id is not None else true())
+                               .order_by(Feed.name)).all()
+    return [_activity(connection, feed, now, now - window) for feed in feeds]
+
+
+# Built once: a look-up per feed then costs its execution, not the building of a statement.
+_LAST_DAY = select(func.count()).where(Poll.feed_id == bindparam("feed"), Poll.started_at >= bindparam("day_ago"))
+_ACTIVE = (select(Poll.started_at).where(Poll.feed_id == bindparam("feed"), Poll.started_at >= bindparam("since"),
+                                         Poll.new + Poll.duplicates > 0)
+           .order_by(Poll.started_at.desc()).limit(RHYTHM_POLLS))
+_LAST_READ = (select(Poll.finished_at, Poll.status, Poll.error).where(  # the last poll that got a body
+    Poll.feed_id == bindparam("feed"),
+    or_(Poll.status == "ok", and_(Poll.status == "error", Poll.http_status.between(200, 299))))
+    .order_by(Poll.started_at.desc()).limit(1))
+
+
+def _activity(connection: Connection, feed: Any, now: datetime, since: datetime) -> FeedActivity:
+    last_day = connection.execute(_LAST_DAY, {"feed": feed.id, "day_ago": now - timedelta(days=1)}).scalar_one()
+    active = connection.execute(_ACTIVE, {"feed": feed.id, "since": since}).scalars().all()
+    read = connection.execute(_LAST_READ, {"feed": feed.id}).first()
+    return FeedActivity(
+        name=feed.name, enabled=feed.enabled, interval=feed.interval_seconds, last_polled_at=feed.last_polled_at,
+        last_success_at=feed.last_success_at, consecutive_failures=feed.consecutive_failures,
+        polls_last_day=last_day, active_polls=tuple(reversed(active)), last_status=feed.last_status,
+        last_read=BodyRead(read.finished_at, read.status == "ok", read.error) if read else None)
 
 
 def record_health(engine: Engine, verdicts: Sequence[FeedHealth], now: datetime) -> None:
@@ -50,6 +74,14 @@ def record_health(engine: Engine, verdicts: Sequence[FeedHealth], now: datetime)
         for verdict in verdicts:
             connection.execute(update(Feed).where(Feed.name == verdict.feed).values(
                 health=verdict.status, health_note=verdict.note, health_checked_at=now))
+
+
+def record_poll_health(connection: Connection, feed_id: int, now: datetime) -> None:
+    """Record one feed's verdict after its poll, in the poll's transaction."""
+    for activity in activity_of(connection, now, feed_id=feed_id):
+        verdict = assess_feed(activity, now)
+        connection.execute(update(Feed).where(Feed.id == feed_id).values(
+            health=verdict.status, health_note=verdict.note, health_checked_at=now))
 
 
 def prune_polls(engine: Engine, before: datetime) -> int:

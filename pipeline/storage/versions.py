@@ -7,6 +7,7 @@ version (its number, text, fingerprints, MinHash bands and concepts), in one tra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pipeline import embedding
 from pipeline.dedup import band_keys
-from pipeline.models import ArticleDraft
+from pipeline.models import ArticleDraft, FeedEntry
 from pipeline.storage.labelling import concept_rows
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.schema import Article, ArticleConcept, ArticleVersion, Entry, MinhashBand
@@ -117,8 +118,18 @@ def _replace_fingerprints(connection: Connection, target: CheckTarget, draft: Ar
         connection.execute(insert(ArticleConcept), concept_rows(target.id, draft.labels))
 
 
-def move_entry(engine: Engine, feed_id: int, guid: str, url: str, link: str, title: str) -> None:
+def move_entry(engine: Engine, feed_id: int, entry: FeedEntry) -> None:
     """A feed now lists a known entry at another address (a retitled article's new slug)."""
     with storage_errors(engine.begin) as connection:
-        connection.execute(update(Entry).where(Entry.feed_id == feed_id, Entry.guid == guid)
-                           .values(url=url, link=link, title=title))
+        connection.execute(update(Entry).where(Entry.feed_id == feed_id, Entry.guid == entry.guid).values(
+            url=entry.url, link=entry.link, title=entry.title, signature=entry.signature))
+
+
+def sign_entries(engine: Engine, feed_id: int, entries: Sequence[FeedEntry]) -> None:
+    """Remember what the feed now says of these known entries (their title and signature)."""
+    if not entries:
+        return
+    with storage_errors(engine.begin) as connection:
+        for entry in entries:
+            connection.execute(update(Entry).where(Entry.feed_id == feed_id, Entry.guid == entry.guid)
+                               .values(title=entry.title, signature=entry.signature))

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Engine
 
 from pipeline.errors import SearchQueryError
+from pipeline.storage.queries import MIN_STORY_ARTICLES
 from pipeline.web import schemas, views
-from pipeline.web.params import AlertState, ArticleId, Day, SearchParams, StoryId
+from pipeline.web.params import AlertState, ArticleId, Day, MinArticles, SearchParams, StoryId
 
 
 def database(request: Request) -> Engine:
@@ -38,9 +39,10 @@ def article(engine: Database, article_id: ArticleId) -> schemas.ArticleDetail:
 
 @router.get("/stories", response_model=list[schemas.StorySummary], name="api_stories")
 def stories(engine: Database, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            topic: Annotated[str | None, Query(max_length=80)] = None) -> list[schemas.StorySummary]:
-    """The most recent stories."""
-    return views.story_list(engine, limit, topic or None)
+            topic: Annotated[str | None, Query(max_length=80)] = None,
+            min_articles: MinArticles = MIN_STORY_ARTICLES) -> list[schemas.StorySummary]:
+    """The most recent stories of at least ``min_articles`` articles (``min_articles=1``: all)."""
+    return views.story_list(engine, limit, topic or None, min_articles)
 
 
 @router.get("/stories/{story_id}", response_model=schemas.StoryDetail, name="api_story")

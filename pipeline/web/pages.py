@@ -13,11 +13,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 
 from pipeline.errors import SearchQueryError
+from pipeline.fulltext import Passage
 from pipeline.storage.analysis import filter_choices
+from pipeline.storage.queries import MIN_STORY_ARTICLES, count_smaller_stories
 from pipeline.web import charts, views
 from pipeline.web.api import Database
 from pipeline.web.auth import route_path
-from pipeline.web.params import AlertState, ArticleId, Day, SearchParams, StoryId
+from pipeline.web.params import AlertState, ArticleId, Day, MinArticles, SearchParams, StoryId
 
 STATIC = Path(__file__).parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -40,11 +42,17 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
+def marked(text: str, marks: list[tuple[int, int]]) -> list[tuple[str, bool]]:
+    """``text`` in pieces, each saying whether the query matched it (the template wraps
+    those in ``<mark>``; every piece is escaped as any text is)."""
+    return Passage(text, tuple(marks)).pieces()
+
+
 def _environment() -> Environment:
     environment = Environment(loader=PackageLoader("pipeline.web", "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.globals.update(path_for=path_for)
-    environment.filters.update(when=when)
+    environment.filters.update(when=when, marked=marked)
     environment.tests.update(web_url=is_web_url)
     return environment
 
@@ -87,9 +95,11 @@ def article(request: Request, engine: Database, article_id: ArticleId) -> HTMLRe
 
 @router.get("/stories", name="stories")
 def stories(request: Request, engine: Database, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            topic: Annotated[str | None, Query(max_length=80)] = None) -> HTMLResponse:
-    return render(request, "stories.html", stories=views.story_list(engine, limit, topic or None),
-                  topic=topic or "")
+            topic: Annotated[str | None, Query(max_length=80)] = None,
+            min_articles: MinArticles = MIN_STORY_ARTICLES) -> HTMLResponse:
+    return render(request, "stories.html", stories=views.story_list(engine, limit, topic or None, min_articles),
+                  topic=topic or "", min_articles=min_articles,
+                  smaller=count_smaller_stories(engine, min_articles, topic or None))
 
 
 @router.get("/stories/{story_id}", name="story")

@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Query
 from pydantic import BeforeValidator, Field
 
 from pipeline.fulltext import MAX_QUERY_CHARS
+from pipeline.storage.queries import MIN_STORY_ARTICLES
 from pipeline.storage.schema import FIRST_DAY, LAST_DAY, MAX_ID
 from pipeline.web.views import SearchRequest
 
@@ -35,6 +36,8 @@ else:
     Day = _optional(date, f"a UTC day, ISO 8601 (YYYY-MM-DD), {FIRST_DAY} to {LAST_DAY}", ge=FIRST_DAY, le=LAST_DAY)
 ArticleId = Annotated[int, Path(ge=1, le=MAX_ID, description="article id")]
 StoryId = Annotated[int, Path(ge=1, le=MAX_ID, description="story id")]
+MinArticles = Annotated[int, Query(ge=1, le=MAX_ID, description=(
+    f"only stories with at least this many articles (originals; default {MIN_STORY_ARTICLES}); 1 lists every story"))]
 AlertState = Literal["pending", "sending", "sent", "failed", "held", "merged"]
 
 

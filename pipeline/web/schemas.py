@@ -30,6 +30,8 @@ class SearchHit(BaseModel):
     topics: list[str]
     snippet: str = Field(description="plain text, not HTML")
     rank: float
+    marks: list[tuple[int, int]] = Field(default=[], description="character ranges [start, end) of the "
+                                         "snippet whose words matched the query")
 
 
 class SearchFilters(BaseModel):

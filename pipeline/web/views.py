@@ -20,7 +20,7 @@ from pipeline.storage.analysis import (
     story_timeline,
     version_texts,
 )
-from pipeline.storage.queries import article_details, feed_health, list_stories
+from pipeline.storage.queries import MIN_STORY_ARTICLES, article_details, feed_health, list_stories
 from pipeline.storage.search import SearchFilter, search_articles
 from pipeline.web import schemas
 from pipeline.web.diffs import diff_texts
@@ -81,8 +81,10 @@ def article_page(engine: Engine, article_id: int) -> schemas.ArticleDetail:
     return schemas.ArticleDetail.model_validate({**details, "versions": versions})
 
 
-def story_list(engine: Engine, limit: int, topic: str | None = None) -> list[schemas.StorySummary]:
-    return [schemas.StorySummary.model_validate(story) for story in list_stories(engine, limit=limit, topic=topic)]
+def story_list(engine: Engine, limit: int, topic: str | None = None,
+               min_articles: int = MIN_STORY_ARTICLES) -> list[schemas.StorySummary]:
+    return [schemas.StorySummary.model_validate(story)
+            for story in list_stories(engine, limit=limit, topic=topic, min_articles=min_articles)]
 
 
 def story_page(engine: Engine, story_id: int) -> schemas.StoryDetail:

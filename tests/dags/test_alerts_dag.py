@@ -69,4 +69,5 @@ def test_a_failed_alert_fails_the_task_and_tells_operators_not_recipients(alerts
     assert states(run.run_id) == {"deliver": "failed"}
     [notice] = operators.posts  # failed without retry: one notice
     assert notice["body"]["title"] == "newswatch: deliver failed in newswatch_alerts"
+    assert notice["body"]["type"] == "failure"  # Apprise's notify type: services show it as such
     assert "alert(s) failed for good" in notice["body"]["message"]

@@ -23,6 +23,13 @@ def test_a_message_reaches_a_json_webhook():
     assert receiver.posts[0]["body"]["message"] == "line one\nline two"
 
 
+def test_a_message_says_what_kind_it_is():
+    with WebhookReceiver() as receiver:
+        assert send_message([receiver.url], "newswatch: a task failed", "…", settings=LOOPBACK, kind="failure").sent
+        assert send_message([receiver.url], "newswatch: note", "…", settings=LOOPBACK).sent
+    assert [p["body"]["type"] for p in receiver.posts] == ["failure", "info"]
+
+
 def test_a_failing_receiver_is_reported_not_raised():
     with WebhookReceiver() as receiver:
         receiver.status = 500

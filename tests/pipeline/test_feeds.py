@@ -155,3 +155,38 @@ def test_every_third_party_feed_parses_or_gives_a_reason(shared_data):
     # feeds (rss-parser, feedjira) 62 give entries; the rest are single-entry fragments,
     # JSON Feeds and feeds without items. A lower count is a regression.
     assert with_entries["rss-parser"] + with_entries["feedjira"] >= 62, with_entries
+
+
+SIGNED = """<?xml version="1.0"?>
+<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"
+     xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Wire</title>
+<item><title>{title}</title><link>http://wire.test/talks</link><guid>talks-1</guid>
+<pubDate>Sun, 17 Aug 2025 16:45:00 GMT</pubDate><description><![CDATA[<p>{summary}</p>]]></description>{mark}
+</item></channel></rss>"""
+
+
+def signed_entry(title="Talks resume", summary="Envoys meet in Geneva.", mark=""):
+    body = SIGNED.format(title=title, summary=summary, mark=mark).encode()
+    [entry] = parse_feed(body, feed="wire", url="http://wire.test/rss").entries
+    return entry
+
+
+@pytest.mark.parametrize("change, changed", [
+    ({}, False),
+    ({"summary": "<b>Envoys</b> meet  in Geneva."}, False),  # the same words, other markup: nothing said
+    ({"title": "Talks resume after a pause"}, True),
+    ({"summary": "Envoys meet in Geneva; a deal is close."}, True),
+    ({"mark": "<atom:updated>2025-08-18T09:00:00Z</atom:updated>"}, True),
+    ({"mark": "<dc:modified>2025-08-18T09:00:00Z</dc:modified>"}, True),
+    ({"mark": "<dcterms:modified>2025-08-18T09:00:00Z</dcterms:modified>"}, True),
+])
+def test_an_entry_signature_changes_when_the_feed_says_the_article_changed(change, changed):
+    assert (signed_entry(**change).signature != signed_entry().signature) is changed
+
+
+def test_an_entry_keeps_the_feeds_update_mark_as_written():
+    assert signed_entry(mark="<atom:updated>2025-08-18T09:00:00Z</atom:updated>").updated == "2025-08-18T09:00:00Z"
+    assert signed_entry(mark="<dc:modified>2025-08-19</dc:modified>").updated == "2025-08-19"
+    assert signed_entry().updated == ""  # pubDate alone is no update mark
+    atom = world_feed("rundschau").entries[0]
+    assert atom.updated.startswith("2025-")

@@ -10,9 +10,11 @@ import pytest
 from pipeline.errors import SearchQueryError
 from pipeline.fulltext import (
     MAX_BODY_TERMS,
+    Passage,
     analyze,
     index_text,
     parse_query,
+    passage,
     snippet,
     to_fts5,
     to_tsquery,
@@ -110,3 +112,35 @@ def test_the_snippet_is_plain_text_around_the_first_hit():
     passage = snippet(text, "en", wanted_terms(parse_query("talks", ("en",))))
     assert passage.startswith("… ") and passage.endswith(" …") and "ceasefire talks resumed" in passage
     assert snippet("no <b>bold</b> match", "en", {"absent"}) == "no <b>bold</b> match"  # raw: pages escape it
+
+
+def marked_words(query: str, text: str, language: str = "en") -> list[str]:
+    terms = wanted_terms(parse_query(query, (language,))) if query else set()
+    shown = passage(text, language, terms)
+    assert "".join(piece for piece, _ in shown.pieces()) == shown.text == snippet(text, language, terms)
+    return [piece for piece, is_mark in shown.pieces() if is_mark]
+
+
+@pytest.mark.parametrize("query, text, language, marked", [
+    ("talks", "Ceasefire talks resumed; the talk went on.  Talking helps.", "en", ["talks", "talk", "Talking"]),
+    ('"peace summit"', "A peace summit, then another summit of peace.", "en", ["peace", "summit", "summit", "peace"]),
+    ("summ*", "Summits and summaries.", "en", ["Summits", "summaries"]),
+    ("ceasefire -talks", "Ceasefire talks resumed.", "en", ["Ceasefire"]),  # an excluded word is no hit
+    ("Gipfel", "Der Alaska-Gipfel: zwei Gipfeltreffen, ein Gipfel.", "de", ["Gipfel", "Gipfel"]),
+    ("", "Nothing asked, nothing marked.", "en", []),
+    ("absent", "<b>no</b> hit <i>here</i>", "en", []),
+])
+def test_a_passage_marks_the_words_that_matched(query, text, language, marked):
+    assert marked_words(query, text, language) == marked
+
+
+def test_marks_count_from_the_ellipsis_and_runs_of_white_space():
+    text = " ".join(f"filler{i}" for i in range(100)) + " The ceasefire\n\n  talks resumed. " + "tail " * 100
+    shown = passage(text, "en", wanted_terms(parse_query("talks", ("en",))))
+    [(start, end)] = shown.marks
+    assert shown.text.startswith("… ") and shown.text[start:end] == "talks" and "ceasefire talks" in shown.text
+
+
+def test_pieces_leave_ranges_that_do_not_fit_unmarked():
+    assert Passage("abc def", ((4, 7), (0, 3))).pieces() == [("abc", True), (" ", False), ("def", True)]
+    assert Passage("abc", ((1, 9), (2, 1))).pieces() == [("abc", False)]

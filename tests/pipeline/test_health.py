@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.health import FeedActivity, assess_feed, format_span, usual_gap
+from pipeline.health import BodyRead, FeedActivity, assess_feed, format_span, usual_gap
 
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
 HOUR = timedelta(hours=1)
@@ -27,7 +27,26 @@ def activity(**changes) -> FeedActivity:
                       "active_polls": ()}, "new", "not polled yet"),
     ("failing for a day", {"consecutive_failures": 96, "last_success_at": NOW - 25 * HOUR},
      "failing", "no success for 1 d 1 h (96 failed polls in a row)"),
-    ("failing briefly", {"consecutive_failures": 3, "last_success_at": NOW - 2 * HOUR}, "ok", None),
+    # the verdict agrees with the last poll, however recent the last success
+    ("failing briefly", {"consecutive_failures": 3, "last_success_at": NOW - 2 * HOUR, "last_status": "error"},
+     "failing", "no success for 2 h (3 failed polls in a row)"),
+    ("failed once", {"consecutive_failures": 1, "last_status": "error"}, "failing",
+     "no success for 10 min (1 failed poll in a row)"),
+    # a 304 means "the body you last read": its verdict stands
+    ("malformed, then 304s", {"last_status": "not_modified", "last_read": BodyRead(
+        NOW - 5 * HOUR, True, "warning: SAXParseException: mismatched tag")}, "warning",
+     "its body, as last read 5 h ago, came with a warning: SAXParseException: mismatched tag"),
+    ("malformed, read again", {"last_status": "ok", "last_read": BodyRead(NOW - HOUR, True, "warning: bad")},
+     "warning", None),
+    ("unreadable, then 304s", {"last_status": "not_modified", "last_read": BodyRead(
+        NOW - 3 * HOUR, False, "feed 'cbc-world': malformed feed: SAXParseException")}, "failing",
+     "answers 304 since its body could not be read 3 h ago: feed 'cbc-world': malformed feed: SAXParseException"),
+    ("read fine, 304s since", {"last_status": "not_modified", "last_read": BodyRead(NOW - 3 * HOUR, True)},
+     "ok", None),
+    ("notes that are no warning", {"last_read": BodyRead(NOW - HOUR, True, "3 new entries left for the next poll")},
+     "ok", None),
+    ("read fine after an unreadable body", {"last_status": "ok", "last_read": BodyRead(NOW - HOUR, True)},
+     "ok", None),
     ("never succeeded", {"consecutive_failures": 5, "last_success_at": None}, "failing",
      "never succeeded (5 failed polls in a row)"),
     ("not polled for a day", {"polls_last_day": 0, "last_polled_at": NOW - 30 * HOUR}, "unpolled",
@@ -51,7 +70,7 @@ def test_usual_gap_is_the_median():
     assert usual_gap(times[:3]) is None
 
 
-@pytest.mark.parametrize("span, text", [(timedelta(minutes=12), "12 min"), (2 * HOUR, "2 h"),
+@pytest.mark.parametrize("span, text", [(timedelta(seconds=20), "under a minute"), (timedelta(minutes=12), "12 min"), (2 * HOUR, "2 h"),
                                         (5 * HOUR + timedelta(minutes=10), "5 h 10 min"),
                                         (timedelta(days=3, hours=4), "3 d 4 h"), (timedelta(days=2), "2 d")])
 def test_format_span(span, text):

@@ -73,6 +73,7 @@ def test_coverage_api_counts_what_the_page_draws(client, world):
 def test_feeds_and_alerts_api(client, world):
     feeds = {f["feed"]: f for f in client.get("/api/feeds").json()}
     assert feeds["fault-500"]["status"] == "error" and "HTTP 500" in feeds["fault-500"]["error"]
+    assert feeds["fault-500"]["health"] == "failing" and "never succeeded" in feeds["fault-500"]["health_note"]
     assert feeds["cbc-world"]["polls"][0]["status"] == "not_modified"
     assert feeds["cbc-world"]["polls"][1]["status"] == "ok"
     alerts = client.get("/api/alerts", params={"state": "pending"}).json()
@@ -84,3 +85,12 @@ def test_feeds_and_alerts_api(client, world):
 def test_unknown_ids_are_404_json(client, world):
     response = client.get("/api/stories/999999")
     assert response.status_code == 404 and response.json() == {"detail": "no story with id 999999"}
+
+
+def test_the_stories_api_takes_a_minimum_size(client, world):
+    every = client.get("/api/stories", params={"limit": 500, "min_articles": 1}).json()
+    default = client.get("/api/stories", params={"limit": 500}).json()
+    assert {s["id"] for s in default} == {s["id"] for s in every if s["article_count"] >= 2}
+    assert len(default) < len(every)
+    assert client.get("/api/stories", params={"min_articles": 0}).status_code == 422
+

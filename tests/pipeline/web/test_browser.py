@@ -84,6 +84,9 @@ def test_search_open_an_article_and_its_story(browser, served, shots):
     results = browser.find_elements(By.CSS_SELECTOR, "#results .result")
     assert results and count.split()[0].isdigit() and int(count.split()[0]) >= len(results)
     assert all(r.find_element(By.CSS_SELECTOR, ".meta").text for r in results)
+    marks = browser.find_elements(By.CSS_SELECTOR, "#results .snippet mark")
+    assert marks and {m.text.casefold() for m in marks} <= {"alaska", "summit", "summits"}
+    assert marks[0].value_of_css_property("background-color") == "rgba(255, 243, 163, 1)"  # the stylesheet's
     save(browser, shots, "search")
 
     title = results[0].find_element(By.CSS_SELECTOR, ".result-title a")
@@ -97,6 +100,13 @@ def test_search_open_an_article_and_its_story(browser, served, shots):
     timeline = browser.find_elements(By.CSS_SELECTOR, "[data-article-id]")
     assert len(timeline) >= 3 and expected in browser.page_source
     save(browser, shots, "story")
+
+    browser.get(f"{served}/stories")
+    sizes = [int(c.text) for c in browser.find_elements(By.CSS_SELECTOR, "#stories tbody tr td:nth-child(2)")]
+    assert sizes and min(sizes) >= 2
+    browser.find_element(By.CSS_SELECTOR, "#smaller-stories a").click()
+    every = [int(c.text) for c in browser.find_elements(By.CSS_SELECTOR, "#stories tbody tr td:nth-child(2)")]
+    assert len(every) > len(sizes) and min(every) == 1
 
     browser.get(f"{served}/coverage")
     assert browser.find_elements(By.CSS_SELECTOR, "svg")

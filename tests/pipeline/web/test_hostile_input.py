@@ -28,7 +28,7 @@ def assert_inert(html: str, where: str) -> lxml.html.HtmlElement:
 @pytest.fixture
 def hostile_pages(world):
     ids = world.hostile
-    return [f"/articles/{ids['article']}", f"/articles/{ids['copy']}", f"/stories/{ids['story']}", "/stories",
+    return [f"/articles/{ids['article']}", f"/articles/{ids['copy']}", f"/stories/{ids['story']}", "/stories?min_articles=1",
             "/coverage?since=2025-08-15&until=2025-08-24", "/feeds", "/alerts", "/search?q=zanzibarquokka",
             "/?order=date", f"/search?story={ids['story']}"]
 
@@ -53,6 +53,13 @@ def test_the_hostile_article_page_shows_every_field_escaped(client, world):
     diff = doc.get_element_by_id("versions")
     assert IMG in " ".join(d.text_content() for d in diff.xpath(".//del"))
     assert not doc.xpath("//a[contains(@href, 'javascript')]")
+
+
+def test_a_marked_passage_of_a_hostile_article_stays_text(client, world):
+    doc = assert_inert(client.get("/search", params={"q": "zanzibarquokka"}).text, "search")
+    [snippet] = doc.xpath("//li[@data-article-id='%d']//p[@class='snippet']" % world.hostile["article"])
+    assert [m.text_content() for m in snippet.xpath("mark")] == ["Zanzibarquokka"]
+    assert SCRIPT in snippet.text_content() and not snippet.xpath(".//script")
 
 
 def test_hostile_values_in_query_parameters_are_escaped(client, anonymous, world):

@@ -118,6 +118,11 @@ def test_feeds_show_the_broken_feed_and_recent_polls(client, world):
     assert broken.get("data-status") == "error" and "HTTP 500" in broken.text_content()
     healthy = doc.xpath("//tr[@data-feed='cbc-world']")[0]
     assert healthy.get("data-status") == "not_modified"  # the second run's conditional GET
+    # no maintenance ran in this world: health is the feed's as of its last poll
+    health = {row.get("data-feed"): row.xpath("td[@class='health']")[0].text_content()
+              for row in doc.xpath("//table[@id='feeds']/tbody/tr")}
+    assert health["fault-500"] == "failing" and health["cbc-world"] == "ok"
+    assert "—" not in health.values()
     assert len(doc.xpath("//section[@class='polls']//tr[@data-status]")) >= 2 * 11
 
 
@@ -133,3 +138,34 @@ def test_unknown_ids_are_404_pages(client, world):
     for path in ("/articles/999999", "/stories/999999"):
         response = client.get(path)
         assert response.status_code == 404 and "no " in response.text
+
+
+def test_search_passages_mark_the_words_that_matched(client, world):
+    doc = page(client, "/search?q=Gipfel&lang=de")
+    snippets = doc.xpath("//ol[@id='results']//p[@class='snippet']")
+    marks = [m.text_content() for s in snippets for m in s.xpath("mark")]
+    assert marks and all(m.casefold().startswith("gipfel") for m in marks)
+    api = client.get("/api/search", params={"q": "Gipfel", "lang": "de"}).json()["hits"]
+    assert [s.text_content() for s in snippets] == [h["snippet"] for h in api]  # the same text, marked
+    assert [[h["snippet"][a:b] for a, b in h["marks"]] for h in api] == \
+        [[m.text_content() for m in s.xpath("mark")] for s in snippets]
+
+
+def test_the_stories_page_hides_single_articles_unless_asked(client, world):
+    def listed(path: str) -> dict[str, int]:
+        doc = page(client, path)
+        return {row.get("data-story-id"): int(row.xpath("td[2]")[0].text_content())
+                for row in doc.xpath("//table[@id='stories']/tbody/tr[@data-story-id]")}
+
+    every = listed("/stories?min_articles=1&limit=500")
+    default = listed("/stories?limit=500")
+    assert default and all(n >= 2 for n in default.values())
+    assert default == {story: n for story, n in every.items() if n >= 2}
+    assert any(n == 1 for n in every.values())
+    doc = page(client, "/stories?limit=500")
+    note = doc.get_element_by_id("smaller-stories")
+    smaller = sum(1 for n in every.values() if n < 2)
+    assert note.text_content().startswith(f"{smaller} stor") and "fewer than 2 articles" in note.text_content()
+    assert note.xpath("a/@href") == ["/stories?min_articles=1"]
+    assert all(n >= 3 for n in listed("/stories?min_articles=3&limit=500").values())
+    assert page(client, "/stories?min_articles=1").xpath("//p[@id='smaller-stories']") == []
