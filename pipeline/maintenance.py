@@ -2,9 +2,10 @@
 
 Health: which feeds are failing, malformed, silent for much longer than usual, or were
 not polled at all (``pipeline.health`` decides; the verdicts are stored on the feeds, as
-each poll also does for its feed, and ``newswatch feeds`` assesses them afresh). Housekeeping: poll audit rows older than the retention
-are pruned (each feed's latest poll is kept), the boilerplate memory forgets paragraphs
-unseen for ``pipeline.boilerplate.RECENT``, and the planner's statistics are refreshed.
+each poll also does for its feed, and ``newswatch feeds`` assesses them afresh).
+Housekeeping: poll audit rows older than the retention are pruned (each feed's latest
+poll is kept), the boilerplate memory forgets paragraphs unseen for
+``pipeline.boilerplate.RECENT``, and the planner's statistics are refreshed.
 Each run is recorded in ``maintenance_runs``.
 """
 

@@ -204,7 +204,7 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
 def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError | FeedParseError,
                           http_status: int | None = None) -> FeedReport:
     http = error if isinstance(error, HTTPStatusError) else None
-    http_status = http_status or (http and http.status)
+    http_status = http_status or (http.status if http else None)
     reason = str(error)
     if http is not None and http.retry_after is not None:
         cap = max(poll.settings.max_feed_backoff, poll.feed.interval)

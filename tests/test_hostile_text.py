@@ -99,7 +99,8 @@ def test_a_hostile_feed_is_shown_as_written_by_every_command(hostile, capsys, mo
     monkeypatch.delenv("TTY_COMPATIBLE")
     article = summit_id(engine)
     outputs = {"run": printed(capsys, "run", "--force"), "feeds": printed(capsys, "feeds"),
-               "search": printed(capsys, "search", "summit"), "stories": printed(capsys, "stories", "--min-articles", "1"),
+               "search": printed(capsys, "search", "summit"),
+               "stories": printed(capsys, "stories", "--min-articles", "1"),
                "show": printed(capsys, "show", str(article)), "alerts": printed(capsys, "alerts"),
                "dry run": printed(capsys, "alerts", "--dry-run")}
     for command, output in outputs.items():

@@ -70,7 +70,8 @@ def test_usual_gap_is_the_median():
     assert usual_gap(times[:3]) is None
 
 
-@pytest.mark.parametrize("span, text", [(timedelta(seconds=20), "under a minute"), (timedelta(minutes=12), "12 min"), (2 * HOUR, "2 h"),
+@pytest.mark.parametrize("span, text", [(timedelta(seconds=20), "under a minute"), (timedelta(minutes=12), "12 min"),
+                                        (2 * HOUR, "2 h"),
                                         (5 * HOUR + timedelta(minutes=10), "5 h 10 min"),
                                         (timedelta(days=3, hours=4), "3 d 4 h"), (timedelta(days=2), "2 d")])
 def test_format_span(span, text):

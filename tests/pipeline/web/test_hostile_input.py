@@ -28,7 +28,8 @@ def assert_inert(html: str, where: str) -> lxml.html.HtmlElement:
 @pytest.fixture
 def hostile_pages(world):
     ids = world.hostile
-    return [f"/articles/{ids['article']}", f"/articles/{ids['copy']}", f"/stories/{ids['story']}", "/stories?min_articles=1",
+    return [f"/articles/{ids['article']}", f"/articles/{ids['copy']}", f"/stories/{ids['story']}",
+            "/stories?min_articles=1",
             "/coverage?since=2025-08-15&until=2025-08-24", "/feeds", "/alerts", "/search?q=zanzibarquokka",
             "/?order=date", f"/search?story={ids['story']}"]
 
