@@ -221,7 +221,8 @@ def main() -> int:
         return 0
     truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
     pages = [gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()) for key in sorted(truth)]
-    print(f"{args.entries} entries a feed, {args.hosts} hosts, {args.database}, host delay {args.host_delay:g} s, "
+    print(f"{args.entries} entries a feed, {args.hosts} hosts, {args.database} (celery modes: postgresql), "
+          f"host delay {args.host_delay:g} s, "
           f"workers {args.workers or 'default'}\n")
     modes = args.modes.split(",")
     if "run" in modes:

@@ -102,7 +102,8 @@ class Cluster:
 
     def log_in(self) -> None:
         password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        self.token = get_json(f"{self.base}/auth/token", data={"username": "admin", "password": password})["access_token"]
+        answer = get_json(f"{self.base}/auth/token", data={"username": "admin", "password": password})
+        self.token = answer["access_token"]
 
     def worker_groups(self) -> dict[str, int]:
         """worker1, worker2 → the process group `./dev celery` started each in."""
