@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import ROOT
 from tests.receiver import WebhookReceiver, alert_document
 from tests.test_dev_up import free_port, get_json, processes_using
-from tests.world import ARTICLES, FEEDS, write_feed_list
+from tests.world import ARTICLES, write_feed_list
 
 LIMIT = 600  # seconds for start-up, the poll with its retried feed, and the alerts
 BROKER = os.environ.get("NEWSWATCH_TEST_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -168,15 +168,11 @@ def run_and_kill_a_worker(cluster: Cluster, server) -> tuple[dict, str]:
     cluster.wait_for(lambda: (cluster.home / "simple_auth_manager_passwords.json.generated").exists()
                      and get_json(f"{cluster.base}/api/v2/monitor/health"), "the API server")
     cluster.log_in()
-    paths = {f["name"]: "/" + f["path"] for f in FEEDS}
-
-    def polling_now():
-        running = cluster.api("dags/newswatch_poll/dagRuns/~/taskInstances?task_id=poll_feed&state=running")
-        for ti in running["task_instances"]:
-            feed = ti["rendered_map_index"]
-            if ti["pid"] and server.count(paths[feed]) and server.count("/") > server.count(paths[feed]):
-                return ti  # its feed was fetched; its pages are being fetched, a second apart
-        return None
+    def polling_now():  # a polling task runs, and pages (a second apart) are being fetched
+        running = cluster.api("dags/newswatch_poll/dagRuns/~/taskInstances?state=running")["task_instances"]
+        pages = server.count("/") - server.count("/feeds/") - server.count("/robots.txt")
+        polls = [ti for ti in running if ti["task_id"] not in ("plan", "summarize") and ti["pid"]]
+        return polls[0] if polls and pages else None
 
     victim = cluster.wait_for(polling_now, "a feed being polled on a worker")
     groups = cluster.worker_groups()
@@ -189,7 +185,7 @@ def run_and_kill_a_worker(cluster: Cluster, server) -> tuple[dict, str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     [alive] = set(groups) - {dead}
-    url = f"dags/newswatch_poll/dagRuns/{victim['dag_run_id']}/taskInstances/poll_feed/{victim['map_index']}"
+    url = f"dags/newswatch_poll/dagRuns/{victim['dag_run_id']}/taskInstances/{victim['task_id']}/{victim['map_index']}"
     done = cluster.wait_for(lambda: (ti := cluster.api(url))["state"] == "success" and ti,
                             f"feed {victim['rendered_map_index']} to be retried after its worker died")
     return done, alive
