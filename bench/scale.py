@@ -10,7 +10,11 @@ cycle (every feed answers 304), each as a fresh process, and reports wall second
 seconds, new articles per second, feeds per second, peak RSS, and requests per feed.
 
     .venv/bin/python bench/scale.py [--feeds 100,1000] [--entries 20] [--hosts 20] \\
-        [--database sqlite|postgresql] [--host-delay 0] [--workers N]
+        [--database sqlite|postgresql] [--host-delay 0] [--workers N] [--modes run,local,celery1,celery2]
+
+``--modes`` other than ``run`` poll through the DAG instead (bench/scale_dag.py): ``local``
+under `./dev up` (LocalExecutor), ``celery1``/``celery2`` under `./dev celery` with one or
+two workers (PostgreSQL for articles; ``NEWSWATCH_CELERY_CONCURRENCY`` tasks per worker).
 """
 
 from __future__ import annotations
@@ -171,11 +175,11 @@ def stored_articles(url: str) -> int:
     return count
 
 
-def measure(size: int, args: argparse.Namespace, pages: list[bytes]) -> list[tuple]:
+def measure(size: int, args: argparse.Namespace, pages: list[bytes], mode: str = "run") -> list[tuple]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, World(size, args.entries, args.hosts, pages) as world:
         folder = Path(tmp)
-        url, drop = database(args.database, folder)
+        url, drop = database("postgresql" if mode.startswith("celery") else args.database, folder)
         feeds = folder / "feeds.toml"
         feeds.write_text("".join(f'[[feed]]\nname = "feed-{i}"\nurl = "{world.feed_url(i)}"\n'
                                  f'outlet = "Outlet {i % 50}"\n\n'
@@ -186,6 +190,9 @@ def measure(size: int, args: argparse.Namespace, pages: list[bytes]) -> list[tup
         if args.workers:
             env["NEWSWATCH_WORKERS"] = str(args.workers)
         try:
+            if mode != "run":
+                from bench.scale_dag import measure_dag
+                return measure_dag(mode, size, folder, env, url, world, stored_articles)
             run_step(["init"], env)
             for label in ("first cycle", "unchanged cycle"):
                 world.requests.clear()
@@ -208,19 +215,31 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--host-delay", type=float, default=0.0)
     parser.add_argument("--workers", type=int, default=0, help="NEWSWATCH_WORKERS (0: the default)")
+    parser.add_argument("--modes", default="run", help="run (newswatch run), local, celery1, celery2 (the DAG)")
     args = parser.parse_args()
     if not (AEB / "ground-truth.json").is_file():
         print(f"AEB pages not found at {AEB}: nothing to measure")
         return 0
     truth = json.loads((AEB / "ground-truth.json").read_text(encoding="utf-8"))
     pages = [gzip.decompress((AEB / "html" / f"{key}.html.gz").read_bytes()) for key in sorted(truth)]
-    print(f"{args.entries} entries a feed, {args.hosts} hosts, {args.database}, host delay {args.host_delay:g} s, "
+    print(f"{args.entries} entries a feed, {args.hosts} hosts, {args.database} (celery modes: postgresql), "
+          f"host delay {args.host_delay:g} s, "
           f"workers {args.workers or 'default'}\n")
-    print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed | new articles |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for size in (int(s) for s in args.feeds.split(",")):
-        for row in measure(size, args, pages):
-            print("| %d | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d |" % row)
+    modes = args.modes.split(",")
+    if "run" in modes:
+        print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed | new articles |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for size in (int(s) for s in args.feeds.split(",")):
+            for row in measure(size, args, pages):
+                print("| %d | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d |" % row, flush=True)
+    if set(modes) - {"run"}:
+        print("\n| feeds | DAG mode | cycle | wall s | new articles/s | feeds/s | peak RSS MiB per worker "
+              "| requests/feed | new articles |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for size in (int(s) for s in args.feeds.split(",")):
+            for mode in (m for m in modes if m != "run"):
+                for row in measure(size, args, pages, mode):
+                    print("| %d | %s | %s | %.1f | %.1f | %.2f | %s | %.2f | %d |" % row, flush=True)
     return 0
 
 

@@ -29,7 +29,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     whole-world runs through the CLI."""
     for item in items:
         path = Path(str(item.fspath)).relative_to(ROOT / "tests")
-        if path.parts[0] in ("dags", "plugins") or path.name == "test_dev_up.py":
+        if path.parts[0] in ("dags", "plugins") or path.name in ("test_dev_up.py", "test_celery.py"):
             item.add_marker(pytest.mark.airflow)
         if path.name == "test_browser.py":
             item.add_marker(pytest.mark.browser)
