@@ -227,7 +227,8 @@ def main() -> int:
           f"workers {args.workers or 'default'}\n")
     modes = args.modes.split(",")
     if "run" in modes:
-        print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed | new articles |")
+        print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed "
+              "| new articles |")
         print("|---|---|---|---|---|---|---|---|---|")
         for size in (int(s) for s in args.feeds.split(",")):
             for row in measure(size, args, pages):
