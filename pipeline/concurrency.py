@@ -76,9 +76,12 @@ def poll_lanes(groups: Sequence[Group], poll: Callable[[FeedConfig], FeedReport]
     """Each group's feeds polled in turn, up to ``lanes`` groups at once; ``report`` is
     called for each feed, one call at a time. ``poll`` must not raise for one feed's failure."""
     reporting = threading.Lock()
+    stopping = threading.Event()  # the cycle was interrupted: lanes take no further feed
 
     def poll_group(group: Group) -> None:
         for feed in group:
+            if stopping.is_set():
+                return
             result = poll(feed)
             with reporting:
                 report(result)
@@ -87,9 +90,13 @@ def poll_lanes(groups: Sequence[Group], poll: Callable[[FeedConfig], FeedReport]
         for group in groups:
             poll_group(group)
         return
-    with ThreadPoolExecutor(max_workers=min(lanes, len(groups)), thread_name_prefix="lane") as pool:
+    pool = ThreadPoolExecutor(max_workers=min(lanes, len(groups)), thread_name_prefix="lane")
+    try:
         for future in [pool.submit(poll_group, group) for group in groups]:
             future.result()
+    finally:
+        stopping.set()  # (Ctrl-C): the polls under way finish, no other starts
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def poll_shares(shares: Sequence[Sequence[Group]], work: Share, args: tuple[Any, ...],

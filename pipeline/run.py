@@ -105,8 +105,10 @@ def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, 
     feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
     with open_database(settings.database_url) as engine:
         states = Repository(engine).sync_feeds(feeds, clock())
+    now = clock()
+    due = [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
     groups = group_by_host(feeds)
-    shares = share_out(groups, process_count(settings.workers, len(feeds), len(groups)))
+    shares = share_out(groups, process_count(settings.workers, len(due), len(group_by_host(due))))
     reports: dict[str, FeedReport] = {}
 
     def report(result: FeedReport) -> None:
