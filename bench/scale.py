@@ -7,7 +7,8 @@ robots.txt, ETags and 304s). Every article page is a real page of the AEB benchm
 added, so extraction costs what it costs on real news and no two articles are the same.
 For each size it runs `newswatch init`, a first cycle (everything new) and an unchanged
 cycle (every feed answers 304), each as a fresh process, and reports wall seconds, CPU
-seconds, new articles per second, feeds per second, peak RSS, and requests per feed.
+seconds, entries read and new articles per second, feeds per second, peak RSS (of the
+largest process: with NEWSWATCH_WORKERS > 1 there are that many), and requests per feed.
 
     .venv/bin/python bench/scale.py [--feeds 100,1000] [--entries 20] [--hosts 20] \\
         [--database sqlite|postgresql] [--host-delay 0] [--workers N] [--modes run,local,celery1,celery2]
@@ -165,14 +166,16 @@ def database(kind: str, folder: Path):
     return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False), drop
 
 
-def stored_articles(url: str) -> int:
+def stored_counts(url: str) -> tuple[int, int]:
+    """Articles, and feed entries (each entry read: a new article or a duplicate of one)."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     with engine.connect() as connection:
-        count = connection.execute(text("select count(*) from articles where not is_baseline")).scalar_one()
+        articles = connection.execute(text("select count(*) from articles where not is_baseline")).scalar_one()
+        entries = connection.execute(text("select count(*) from entries")).scalar_one()
     engine.dispose()
-    return count
+    return articles, entries
 
 
 def measure(size: int, args: argparse.Namespace, pages: list[bytes], mode: str = "run") -> list[tuple]:
@@ -192,16 +195,17 @@ def measure(size: int, args: argparse.Namespace, pages: list[bytes], mode: str =
         try:
             if mode != "run":
                 from bench.scale_dag import measure_dag
-                return measure_dag(mode, size, folder, env, url, world, stored_articles)
+                return measure_dag(mode, size, folder, env, url, world, lambda u: stored_counts(u)[0])
             run_step(["init"], env)
             for label in ("first cycle", "unchanged cycle"):
                 world.requests.clear()
-                before = stored_articles(url)
+                before = stored_counts(url)
                 step = run_step(["run", "--force", "--no-alerts"], env)
-                new = stored_articles(url) - before
+                after = stored_counts(url)
+                new, entries = after[0] - before[0], after[1] - before[1]
                 requests = sum(world.requests.values())
-                rows.append((size, label, step["wall"], step["cpu"], new / step["wall"], size / step["wall"],
-                             step["rss_mib"], requests / size, new))
+                rows.append((size, label, step["wall"], step["cpu"], entries / step["wall"], new / step["wall"],
+                             size / step["wall"], step["rss_mib"], requests / size, entries, new))
         finally:
             drop()
     return rows
@@ -227,12 +231,14 @@ def main() -> int:
           f"workers {args.workers or 'default'}\n")
     modes = args.modes.split(",")
     if "run" in modes:
-        print("| feeds | cycle | wall s | CPU s | new articles/s | feeds/s | peak RSS MiB | requests/feed "
-              "| new articles |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        # An entry read is a page fetched, extracted, labelled and stored as an article or, when
+        # its text nearly repeats one stored (the AEB pages recur across feeds), as its duplicate.
+        print("| feeds | cycle | wall s | CPU s | entries read/s | new articles/s | feeds/s | peak RSS MiB "
+              "| requests/feed | entries read | new articles |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for size in (int(s) for s in args.feeds.split(",")):
             for row in measure(size, args, pages):
-                print("| %d | %s | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d |" % row, flush=True)
+                print("| %d | %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f | %.2f | %d | %d |" % row, flush=True)
     if set(modes) - {"run"}:
         print("\n| feeds | DAG mode | cycle | wall s | new articles/s | feeds/s | peak RSS MiB per worker "
               "| requests/feed | new articles |")

@@ -8,13 +8,21 @@ topics, baseline similarity) of the cleaned text. A poll reads all its pages bef
 drafts any, so that its own pages count in the memory too; a re-check drafts its page at
 once. Nothing here touches the network or the database: the page comes in fetched, the
 memory comes in as a value.
+
+One page at a time per process: trafilatura's compiled XPath expressions (lxml) break
+when two threads evaluate them at once ("XPathEvalError: unknown error"), and the
+language and topic models were never meant to be shared either. Threads of one process
+(``pipeline.concurrency``'s lanes) overlap their waiting, not this; processes use the cores.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from pipeline.boilerplate import (
     OutletMemory,
@@ -33,6 +41,16 @@ from pipeline.models import ArticleDraft, ExtractedArticle, FeedEntry, FetchResu
 from pipeline.urls import choose_canonical, clean_url
 
 log = logging.getLogger(__name__)
+_reading = threading.RLock()  # one page read or drafted at a time in a process (see above)
+_Result = TypeVar("_Result")
+
+
+def _one_at_a_time(function: Callable[..., _Result]) -> Callable[..., _Result]:
+    @functools.wraps(function)
+    def locked(*args, **kwargs) -> _Result:
+        with _reading:
+            return function(*args, **kwargs)
+    return locked
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class PageReading:
         return frozenset(p.fingerprint for p in self.paragraphs if p.fingerprint is not None)
 
 
+@_one_at_a_time
 def read_page(entry: FeedEntry, page: FetchResult | None, error: Exception | None) -> PageReading:
     """The article behind ``entry`` as extracted: from its page, or from the feed with the
     page's error."""
@@ -83,6 +102,7 @@ def count_poll(readings: Iterable[PageReading]) -> dict[str, int]:
     return count_articles(by_article.values())
 
 
+@_one_at_a_time
 def draft_from_reading(reading: PageReading, *, memory: OutletMemory, language_hint: str | None,
                        labeller: Labeller) -> ArticleDraft:
     """The article ready to store: its text cleaned of the outlet's boilerplate, then read."""

@@ -9,9 +9,9 @@ which it still reads (word pieces it shares with Russian), less sharply.
 
 Vectors are unit length, 512 numbers, kept as float16 (1 KiB an article); every vector
 is used as it is stored, so an article compares the same whenever it is compared.
-Each text is encoded on its own on one BLAS thread: the same text always gives the same
-vector, whatever else is encoded around it. The model loads once per process, when
-first asked (about a second, ~140 MB).
+Each text is encoded on its own on one BLAS thread, one at a time however many threads
+ask: the same text always gives the same vector, whatever else is encoded around it.
+The model loads once per process, when first asked (about a second, ~140 MB).
 
 Pure: text in, vector out. Nothing here touches the network or the database.
 """
@@ -27,7 +27,7 @@ import numpy as np
 EVENT_WORDS = 40  # measured: title + 40 words told events apart better than title alone or the whole text
 DIMENSIONS = 512
 _WORD = re.compile(r"\S+")
-_lock = threading.Lock()
+_lock = threading.Lock()  # loading the model, and each use of it: one text at a time per process
 _model = None
 
 
@@ -46,7 +46,8 @@ def encode(texts: Sequence[str]) -> np.ndarray:
     rows = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
     for index, text in enumerate(texts):
         if text.strip():
-            rows[index] = model.encode([text])[0]
+            with _lock:
+                rows[index] = model.encode([text])[0]
     return _as_stored(rows)
 
 

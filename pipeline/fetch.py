@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from contextlib import contextmanager
 from collections.abc import Callable, Iterator
@@ -95,6 +96,7 @@ class Fetcher:
         self._gate = gate or LocalHostGate(clock)
         self._robots: dict[str, tuple[float, RobotFileParser | bool]] = {}
         self.requests = 0  # how many requests went out (for summaries and benchmarks)
+        self._counting = threading.Lock()  # one fetcher serves a process's lanes (pipeline.concurrency)
 
     def __enter__(self) -> "Fetcher":
         return self
@@ -196,7 +198,8 @@ class Fetcher:
     def _stream(self, url: str, headers: dict[str, str], deadline: float) -> Iterator[httpx.Response]:
         remaining = max(0.001, deadline - self._clock())
         timeout = httpx.Timeout(remaining, connect=min(self.settings.connect_timeout, remaining))
-        self.requests += 1
+        with self._counting:
+            self.requests += 1
         with _httpx_errors(url), request_deadline(remaining), \
                 self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
             yield response

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,9 +64,9 @@ def learn_topic(topic: str, examples: Path, threshold: float, cache: Path | None
 
 
 def _save(path: Path, beta: np.ndarray) -> None:
-    """Write the fit atomically: parallel tasks may write the same file."""
+    """Write the fit atomically: parallel tasks (processes or threads) may write the same file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    partial = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
     with partial.open("wb") as handle:
         np.save(handle, beta)
     partial.replace(path)

@@ -1,17 +1,19 @@
 """One cycle: every due feed polled, its new entries fetched, read, labelled and stored.
 
 ``run_feed`` is one feed's poll from request to commit; ``run_cycle`` runs it for every
-due feed. A feed's failure — network, HTTP, a malformed body, or anything nobody
-foresaw (a bug, an input no stage expected) — is recorded against the feed (audit row,
-failure count, backoff) and the cycle moves on; a page's failure is recorded against
-its article, which is still stored from the feed's summary. Only a cycle that cannot
-start (bad configuration, no database) raises.
+due feed, several hosts at once (``pipeline.concurrency``). A feed's failure — network,
+HTTP, a malformed body, or anything nobody foresaw (a bug, an input no stage expected) —
+is recorded against the feed (audit row, failure count, backoff) and the cycle moves on;
+a page's failure is recorded against its article, which is still stored from the feed's
+summary. Only a cycle that cannot start (bad configuration, no database) raises.
 
 A poll is bounded: it takes at most ``NEWSWATCH_MAX_ENTRIES`` new entries, newest first,
 and starts no page fetch after ``NEWSWATCH_POLL_BUDGET`` seconds; what it leaves is
 counted on the poll (``deferred``) and taken by the next poll, which fetches the feed
-unconditionally for it. If the poll's transaction is refused, its articles are stored
-one by one, so one that the database will not take does not hold the others hostage.
+unconditionally for it. Entries another poll is fetching at the same time (a second
+run, another worker) are left for the next poll too (``pipeline.claim``). If the poll's
+transaction is refused, its articles are stored one by one, so one that the database
+will not take does not hold the others hostage.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pipeline.boilerplate import OutletMemory
+from pipeline.claim import claim_entries
+from pipeline.concurrency import LANES, Group, group_by_host, poll_lanes, poll_shares, process_count, share_out
 from pipeline.drafts import PageReading, count_poll, draft_from_reading, read_page
 from pipeline.errors import (
     BudgetSpentError,
@@ -87,25 +91,42 @@ def open_cycle(settings: Settings, clock: Clock = utcnow) -> Iterator[Cycle]:
     """The database (checked), a fetcher spacing hosts through it, and the labeller."""
     baseline = load_baseline(settings.baseline_dir)
     labeller = Labeller(settings.topics_path, baseline, cache=settings.data_dir / "cache")
-    with open_database(settings.database_url) as engine:
+    with open_database(settings.database_url, connections=LANES) as engine:
         with Fetcher(settings, gate=DatabaseHostGate(engine)) as fetcher:
             yield Cycle(settings, fetcher, Repository(engine), labeller, clock)
 
 
 def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, force: bool = False,
               on_feed: Callable[[FeedReport], None] | None = None, clock: Clock = utcnow) -> CycleReport:
-    """Poll every due feed once, one after the other; raises only when the cycle cannot run."""
+    """Poll every due feed once — hosts side by side, in up to ``NEWSWATCH_WORKERS``
+    processes (``pipeline.concurrency``); raises only when the cycle cannot run. The
+    report lists the feeds in the feed list's order, whatever order they finished in."""
     started = time.perf_counter()
     feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
+    with open_database(settings.database_url) as engine:
+        states = Repository(engine).sync_feeds(feeds, clock())
+    now = clock()
+    due = [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
+    groups = group_by_host(feeds)
+    shares = share_out(groups, process_count(settings.workers, len(due), len(group_by_host(due))))
+    reports: dict[str, FeedReport] = {}
+
+    def report(result: FeedReport) -> None:
+        reports[result.feed] = result
+        if on_feed is not None:
+            on_feed(result)
+
+    requests = poll_shares(shares, poll_share, (settings, states, force, clock), report)
+    return CycleReport(tuple(reports[f.name] for f in feeds), requests, time.perf_counter() - started)
+
+
+def poll_share(groups: Sequence[Group], report: Callable[[FeedReport], None], settings: Settings,
+               states: dict[str, FeedState], force: bool, clock: Clock) -> int:
+    """One process's share of a cycle: its hosts polled ``LANES`` at a time, each host's
+    feeds in turn. The requests it made."""
     with open_cycle(settings, clock) as cycle:
-        states = cycle.repository.sync_feeds(feeds, clock())
-        reports = []
-        for feed in feeds:
-            report = _run_or_skip(feed, states[feed.name], cycle, force)
-            reports.append(report)
-            if on_feed is not None:
-                on_feed(report)
-    return CycleReport(tuple(reports), cycle.fetcher.requests, time.perf_counter() - started)
+        poll_lanes(groups, lambda feed: _run_or_skip(feed, states[feed.name], cycle, force), report)
+        return cycle.fetcher.requests
 
 
 def plan_cycle(settings: Settings, *, force: bool = False, clock: Clock = utcnow) -> list[str]:
@@ -173,30 +194,34 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
         return _record_fetch_failure(poll, repository, error)
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
-    taken, waiting = split.fresh[:settings.max_entries], split.fresh[settings.max_entries:]
-    recall = functools.partial(recall_memory, repository.engine, feed.outlet, now=cycle.clock(),
-                               min_articles=settings.boilerplate_articles)
-    drafts, unfetched = build_drafts(taken, feed, cycle.fetcher, cycle.labeller, budget, recall)
-    deferred = len(waiting) + len(unfetched)
-    failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
-    now = cycle.clock()
-    record = poll.record(
-        "ok", http_status=result.status, entries=len(parsed.entries), known=split.known, errors=len(failed),
-        # Entries left for later are only seen again if the next poll gets the whole feed.
-        etag=None if deferred else result.etag, last_modified=None if deferred else result.last_modified,
-        error=_poll_note(parsed.warning, len(waiting), len(unfetched), settings), deferred=deferred,
-        soon=bool(deferred))
-    counts, refused = _store(poll, repository, record, drafts, split.links, outlet=feed.outlet,
-                             next_check=next_check_at(now, 0, now, first=settings.recheck_first,
-                                                      until=settings.recheck_until),
-                             rules=cycle.labeller.rules, digest_window=settings.digest_window,
-                             boilerplate_articles=settings.boilerplate_articles)
+    claim = claim_entries(split.fresh, repository, state.id, settings.max_entries, cycle.clock())
+    try:
+        recall = functools.partial(recall_memory, repository.engine, feed.outlet, now=cycle.clock(),
+                                   min_articles=settings.boilerplate_articles)
+        drafts, unfetched = build_drafts(claim.taken, feed, cycle.fetcher, cycle.labeller, budget, recall)
+        deferred = len(claim.waiting) + len(claim.held) + len(unfetched)
+        failed = tuple(d.fetch_error for d in drafts if d.fetch_error)
+        now = cycle.clock()
+        record = poll.record(
+            "ok", http_status=result.status, entries=len(parsed.entries), known=split.known + claim.known,
+            errors=len(failed),
+            # Entries left for later are only seen again if the next poll gets the whole feed.
+            etag=None if deferred else result.etag, last_modified=None if deferred else result.last_modified,
+            error=_poll_note(parsed.warning, len(claim.waiting), len(unfetched), settings, held=len(claim.held)),
+            deferred=deferred, soon=bool(deferred))
+        counts, refused = _store(poll, repository, record, drafts, split.links + claim.links, outlet=feed.outlet,
+                                 next_check=next_check_at(now, 0, now, first=settings.recheck_first,
+                                                          until=settings.recheck_until),
+                                 rules=cycle.labeller.rules, digest_window=settings.digest_window,
+                                 boilerplate_articles=settings.boilerplate_articles)
+    finally:
+        claim.release(repository.engine)
     rechecked = _recheck(feed, state, split, cycle, budget)
     log.info("feed=%s entries=%d new=%d duplicates=%d known=%d errors=%d deferred=%d versions=%d", feed.name,
-             len(parsed.entries), counts.new, counts.duplicates, split.known, len(failed), deferred,
+             len(parsed.entries), counts.new, counts.duplicates, record.known, len(failed), deferred,
              rechecked.changed)
     return poll.report("ok", http_status=result.status, entries=len(parsed.entries), new=counts.new,
-                       duplicates=counts.duplicates, known=split.known, errors=len(failed) + len(refused),
+                       duplicates=counts.duplicates, known=record.known, errors=len(failed) + len(refused),
                        error=record.error, article_errors=failed + refused, versions=rechecked.changed,
                        deferred=deferred)
 
@@ -216,8 +241,11 @@ def _record_fetch_failure(poll: _Poll, repository: Repository, error: FetchError
     return poll.report("error", http_status=http_status, error=reason, transient=is_transient(error))
 
 
-def _poll_note(warning: str | None, waiting: int, unfetched: int, settings: Settings) -> str | None:
+def _poll_note(warning: str | None, waiting: int, unfetched: int, settings: Settings, *,
+               held: int = 0) -> str | None:
     notes = [f"warning: {warning}"] if warning else []
+    if held:
+        notes.append(f"{held} new entries being fetched by another poll: left for the next poll")
     if waiting:
         notes.append(f"{waiting} new entries past NEWSWATCH_MAX_ENTRIES={settings.max_entries} "
                      "left for the next poll")

@@ -27,6 +27,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400}
 
 MIN_TOKEN_LENGTH = 16
+MAX_DEFAULT_WORKERS = 4
 _SECRETS = frozenset({"web_token"})  # their values never appear in messages
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -105,6 +106,7 @@ class Settings:
     alert_backoff: float = 60.0
     delivery_timeout: float = 30.0
     boilerplate_articles: int = MIN_ARTICLES  # a paragraph in this many of an outlet's articles is boilerplate; 0: off
+    workers: int = field(default_factory=lambda: default_workers())  # processes `newswatch run` polls in
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -241,7 +243,13 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "alert_backoff": _seconds(allow_zero=True),
     "delivery_timeout": _seconds(),
     "boilerplate_articles": _positive(int, allow_zero=True),
+    "workers": _positive(int),
 }
+
+
+def default_workers() -> int:
+    """One process per core, at most ``MAX_DEFAULT_WORKERS``: each holds its own models (~0.7 GB)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
 
 
 def _seed(name: str) -> Path:

@@ -30,17 +30,20 @@ MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT DO NOTHING without a target
 T = TypeVar("T")  # what storage_errors opens: a Connection or a Session
 
 
-def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
+def create_database_engine(url: str, *, read_only: bool = False, connections: int | None = None) -> Engine:
     """An engine for ``url``; for SQLite, its folder is created and the pragmas set.
 
+    ``connections``: how many threads will use it at once (the pool keeps that many,
+    and as many again for a moment's need); by default SQLAlchemy's five.
     ``read_only`` engines cannot write, whatever the code using them does: PostgreSQL
     sessions start with ``default_transaction_read_only``, SQLite files are opened with
     ``mode=ro`` and ``query_only`` set.
     """
     parsed = make_url(url)
+    pool = {"pool_size": connections, "max_overflow": connections} if connections else {}
     if parsed.get_backend_name() != "sqlite":
         connect_args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
-        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
+        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args, **pool)
     if sqlite3.sqlite_version_info < MIN_SQLITE:
         raise StorageError(f"SQLite {sqlite3.sqlite_version} is too old; newswatch needs 3.35 or newer")
     database = parsed.database or ""
@@ -55,7 +58,7 @@ def create_database_engine(url: str, *, read_only: bool = False) -> Engine:
         # A URI filename, so SQLite itself opens the file read-only (and never creates it).
         parsed = parsed.set(database=f"file:{quote(str(Path(database).absolute()))}",
                             query={**parsed.query, "mode": "ro", "uri": "true"})
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool)
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, _record) -> None:
@@ -109,9 +112,9 @@ def short_error(error: SQLAlchemyError) -> str:
 
 
 @contextmanager
-def open_database(url: str) -> Iterator[Engine]:
+def open_database(url: str, *, connections: int | None = None) -> Iterator[Engine]:
     """An engine for a migrated article database, disposed of afterwards."""
-    engine = create_database_engine(url)
+    engine = create_database_engine(url, connections=connections)
     try:
         check_database(engine)
         yield engine

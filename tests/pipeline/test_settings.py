@@ -105,3 +105,13 @@ def test_the_web_token_is_read_validated_and_never_shown():
     with pytest.raises(SettingsError, match="--web-token=.* spaces") as spaced:
         Settings.load(environ={}, web_token="two words that are long")
     assert "two words" not in str(spaced.value)
+
+
+def test_workers_default_to_the_cores_up_to_four_and_at_least_one_is_needed(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 64)
+    assert Settings.load(environ={}).workers == 4
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert Settings.load(environ={}).workers == 1
+    assert Settings.load(environ={"NEWSWATCH_WORKERS": "3"}).workers == 3
+    with pytest.raises(SettingsError, match="NEWSWATCH_WORKERS='0' is invalid: must be more than zero"):
+        Settings.load(environ={"NEWSWATCH_WORKERS": "0"})
