@@ -6,7 +6,9 @@ triggerer) on the fixture world's feeds plus one feed whose server never answers
 retries it after 1, 2 and 4 minutes). Recipients' alerts go to a real webhook receiver on
 127.0.0.1 through an Apprise ``json://`` URL. For each alert the receiver gets, the table
 gives the time from its article's poll commit (``articles.first_seen_at``) to the
-receiver's arrival, and whether the hanging feed's task was still running then.
+receiver's arrival: from the alert's ``created_at`` (queued in the transaction that stored
+the feed's poll) to the receiver's clock, and whether the hanging feed's task was still
+running then.
 
     .venv/bin/python bench/alert_latency.py
 """
@@ -77,20 +79,23 @@ def main() -> int:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
             finally:
                 for pid in processes_using(data / "airflow"):
                     os.kill(pid, signal.SIGKILL)
                 log.close()
         with sqlite3.connect(data / "newswatch.db") as connection:
-            stored = dict(connection.execute("select id, first_seen_at from articles").fetchall())
+            queued = dict(connection.execute(
+                "select story_id, min(created_at) from alerts where sequence = 0 group by story_id").fetchall())
     table = Table(title="Alert latency with one hanging feed in the run (./dev up, real receiver)",
                   title_justify="left")
-    for column in ("story", "article stored (poll commit)", "alert received", "latency s",
+    for column in ("story", "alert queued (poll commit)", "alert received", "latency s",
                    "hanging feed's task then"):
         table.add_column(column, justify="right" if column == "latency s" else "left")
     for post in recipients.posts:
         document = alert_document(post)
-        seen = datetime.fromisoformat(stored[document["article"]["id"]]).replace(tzinfo=timezone.utc)
+        seen = datetime.fromisoformat(queued[document["story"]["id"]]).replace(tzinfo=timezone.utc)
         then = max((t for t in hanging_states if t <= post["received_at"]), default=None)
         table.add_row(str(document["story"]["id"]), f"{seen:%H:%M:%S}",
                       f"{datetime.fromtimestamp(post['received_at'], timezone.utc):%H:%M:%S}",

@@ -62,9 +62,10 @@ def newswatch_poll():
     def poll_feed(feeds: list[str], *, dag_run=None, outlet_events=None) -> list[dict[str, int | str]]:
         """Poll a feed (or a batch, one after the other) and store each one's new articles in
         a transaction of its own; announce them as soon as the task ends."""
-        from newswatch_airflow import task_settings
+        from newswatch_airflow import keep_map_label_on_retry, task_settings
         from pipeline.polling import poll_batch, raise_for_failures
 
+        keep_map_label_on_retry()
         reports = poll_batch(task_settings(), feeds, run_started=dag_run.start_date)
         news = {r.feed: r.new for r in reports if r.new}
         if news:
@@ -75,7 +76,7 @@ def newswatch_poll():
                 for r in reports]
 
     @task(trigger_rule="all_done")
-    def summarize(planned: list[list[str]], results, *, dag_run=None) -> dict[str, int]:
+    def summarize(planned: list[list[str]], results, *, dag_run=None, ti=None) -> dict[str, int]:
         """Sum the feeds' counts; fail the run when too many of its feeds failed."""
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -93,6 +94,7 @@ def newswatch_poll():
         log.info("newswatch_poll: %s", ", ".join(f"{key} {value}" for key, value in totals.items()))
         if outcome.failed:
             log.warning("%s", outcome.note())
+            ti.xcom_push(key="run_note", value=outcome.note())  # the run's note (plugins/newswatch.py)
         if outcome.is_failure(settings.poll_failed_share):
             raise AirflowFailException(f"{len(outcome.failed)} of {outcome.planned} feeds failed (more than "
                                        f"NEWSWATCH_POLL_FAILED_SHARE={settings.poll_failed_share:g})")

@@ -159,5 +159,5 @@ def run_outcome(settings: Settings, names: Sequence[str], *, run_started: dateti
         if state is None or state.last_polled_at is None or state.last_polled_at < run_started:
             failed.append((name, "not polled in this run"))
         elif state.last_status == "error":
-            failed.append((name, state.last_error or "failed"))
+            failed.append((name, (state.last_error or "failed").removeprefix(f"feed {name!r}: ")))
     return RunOutcome(len(names), tuple(failed))
