@@ -90,7 +90,7 @@ def poll_batch(settings: Settings, names: Sequence[str], *, run_started: datetim
     polled successfully since ``run_started`` (a retried task redoes only its failed feeds).
     One feed's failure is its own: it is recorded, and the others are polled."""
     wanted = set(names)
-    feeds = [f for f in load_feeds(settings.feeds_path) if f.name in wanted]
+    feeds = list(load_feeds(settings.feeds_path, wanted))
     missing = wanted - {f.name for f in feeds}
     reports = [FeedReport(name, "error", error=f"{settings.feeds_path}: no feed named {name!r}")
                for name in sorted(missing)]

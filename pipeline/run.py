@@ -122,7 +122,7 @@ def poll_one(settings: Settings, name: str, *, run_started: datetime | None = No
     """One feed's poll on its own, as a scheduler's task runs it (e.g. an Airflow mapped task).
     ``run_started``: when the scheduler's run began; a retry within the run does not count
     the feed's failure again."""
-    feed = next((f for f in load_feeds(settings.feeds_path) if f.name == name), None)
+    feed = next((f for f in load_feeds(settings.feeds_path, [name]) if f.name == name), None)
     if feed is None:
         raise SettingsError(f"{settings.feeds_path}: no feed named {name!r}")
     with open_cycle(settings, clock) as cycle:
