@@ -105,8 +105,11 @@ def main() -> int:
                       hanging_states.get(then, "?") if then else "?")
     Console(width=140).print(table)
     print("the hanging feed's task instance, as the API showed it:")
+    last = None
     for moment, state in sorted(hanging_states.items()):
-        print(f"  {datetime.fromtimestamp(moment, timezone.utc):%H:%M:%S}  {state}")
+        if state != last:  # each change once
+            print(f"  {datetime.fromtimestamp(moment, timezone.utc):%H:%M:%S}  {state}")
+        last = state
     print(f"(log: {tmp / 'dev-up.log'})")
     return 0 if recipients.posts else 1
 

@@ -7,10 +7,14 @@ baseline's vector), and poll one unchanged feed (304) through ``poll_batch`` —
 task body. Each phase's seconds are the median of ``SAMPLES`` processes, the first with an
 empty cache directory (a new data directory), the rest with the cache the first left.
 
-Part 2, Airflow's own cost per task: ``dag.test()`` runs of newswatch_poll over N unchanged
-feeds (all 304) with one feed per task and with batches, the wall time per task instance
-minus the polls' own time. dag.test() runs tasks in this process, one after another; a
-real scheduler adds a process start per task (part 1's import line).
+Part 2, Airflow's own part per task: forced ``dag.test()`` runs of newswatch_poll over the
+10 world feeds, all 304, one feed per task and all in one task; the difference per extra
+task instance. dag.test() runs tasks in this process, one after another; a real scheduler
+adds a process start per task (part 1). From both, the cost of a cycle of unchanged feeds
+for several ``NEWSWATCH_POLL_TASKS``, which is how its default was chosen.
+
+Part 3: newswatch_poll planned over 1,100 due feeds — more than Airflow's 1,024 — with
+the poll tasks marked done by dag.test() (not run): every feed in a batch, no cliff.
 
     .venv/bin/python bench/poll_task.py
 """
@@ -76,28 +80,49 @@ def fresh_process_phases(env: dict[str, str], data: Path) -> dict[str, float]:
     return phases
 
 
-def airflow_per_task(env: dict[str, str], feeds: int, tasks: int) -> tuple[float, int, float]:
-    """A forced dag.test() over ``feeds`` unchanged feeds: (wall s, task instances, polls' own s)."""
+def dag_test(env: dict[str, str], tasks: int, mark_success: str | None = None) -> tuple[float, int, int]:
+    """A forced dag.test() of newswatch_poll: (wall s, poll_feed task instances, feeds per task at most)."""
     script = f'''
-import os, sys, time
+import sys, time
 sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / "dags")!r}]
 from airflow.dag_processing.dagbag import DagBag
 from airflow.models.taskinstance import TaskInstance
 from airflow.utils.session import create_session
 dag = DagBag(dag_folder={str(ROOT / "dags")!r}).get_dag("newswatch_poll")
 started = time.perf_counter()
-run = dag.test(run_conf={{"force": True}})
+run = dag.test(run_conf={{"force": True}}, mark_success_pattern={mark_success!r})
 wall = time.perf_counter() - started
 with create_session() as session:
-    count = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id).count()
-print("RESULT", wall, count)
+    polls = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id,
+                                                TaskInstance.task_id == "poll_feed").all()
+    widest = max((int((t.rendered_map_index or "x +0").rpartition(" +")[2] or 0) + 1 for t in polls), default=0)
+print("RESULT", wall, len(polls), widest, run.state)
 '''
     done = subprocess.run([sys.executable, "-c", script], env={**env, "NEWSWATCH_POLL_TASKS": str(tasks)},
                           capture_output=True, text=True, cwd=ROOT)
     line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")]
     assert line, done.stderr[-3000:]
-    _, wall, count = line[0].split()
-    return float(wall), int(count), 0.0
+    _, wall, count, widest, _ = line[0].split()
+    return float(wall), int(count), int(widest)
+
+
+def cycle_table(per_task: float, per_feed: float):
+    """Core-seconds per cycle of unchanged feeds: tasks × a task's fixed cost + feeds × a 304 poll."""
+    from rich.table import Table
+
+    table = Table(title=f"Cost of an unchanged cycle, from the figures above: {per_task:.1f} s per task "
+                        f"(fresh process: imports, settings, labeller, Airflow's part), {per_feed * 1000:.0f} ms "
+                        "per 304 poll; minutes of both cores", title_justify="left")
+    table.add_column("due feeds", justify="right")
+    for limit in (64, 256, 1024):
+        table.add_column(f"NEWSWATCH_POLL_TASKS={limit}", justify="right")
+    for feeds in (10, 64, 256, 1000, 5000):
+        cells = []
+        for limit in (64, 256, 1024):
+            tasks = min(feeds, limit)
+            cells.append(f"{tasks} tasks, {(tasks * per_task + feeds * per_feed) / 2 / 60:.1f} min")
+        table.add_row(str(feeds), *cells)
+    return table
 
 
 def main() -> int:
@@ -132,19 +157,37 @@ def main() -> int:
         Console(width=140).print(table)
 
         subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, check=True, capture_output=True)
-        (home / "feeds-small.toml").write_text("")
         from tests.world import write_feed_list
 
         write_feed_list(home / "feeds-world.toml", server)
         env["NEWSWATCH_FEEDS"] = str(home / "feeds-world.toml")
         subprocess.run(newswatch + ["run", "--no-alerts"], env=env, check=True, capture_output=True)
-        table = Table(title="Airflow's cost per task: forced dag.test() runs over the 10 world feeds, all 304",
-                      title_justify="left")
-        for column in ("feeds per task", "task instances", "wall s", "wall s per task instance"):
+        table = Table(title="Airflow's part per task: forced dag.test() runs over the 10 world feeds, all 304 "
+                            "(tasks run in this process: no process start)", title_justify="left")
+        for column in ("feeds per task", "poll_feed tasks", "wall s"):
             table.add_column(column, justify="right")
-        for tasks, per_task in ((256, 1), (2, 5), (1, 10)):
-            wall, count, _ = airflow_per_task(env, 10, tasks)
-            table.add_row(str(per_task), str(count), f"{wall:.1f}", f"{wall / count:.2f}")
+        walls = {}
+        for tasks in (256, 1):
+            wall, count, widest = dag_test(env, tasks)
+            walls[count] = wall
+            table.add_row(str(widest), str(count), f"{wall:.1f}")
+        Console(width=140).print(table)
+        airflow_part = max(0.0, (walls[10] - walls[1]) / 9)
+        print(f"Airflow's part per task instance: ({walls[10]:.1f} - {walls[1]:.1f}) s / 9 = {airflow_part:.2f} s")
+        per_task = phases["imports"] + phases["settings and feed list"] + phases["labeller"] + airflow_part
+        Console(width=140).print(cycle_table(per_task, 0.0086))
+
+        many = home / "feeds-many.toml"
+        many.write_text("".join(f'[[feed]]\nname = "synthetic-{n:05d}"\nurl = "http://127.0.0.{2 + n % 200}:9/{n}.xml"\n'
+                                f'outlet = "Synthetic {n % 200}"\n\n' for n in range(FEEDS)), encoding="utf-8")
+        env["NEWSWATCH_FEEDS"] = str(many)
+        table = Table(title=f"newswatch_poll planned over {FEEDS} due feeds (dag.test(); the poll tasks marked "
+                            "done, not run)", title_justify="left")
+        for column in ("NEWSWATCH_POLL_TASKS", "poll_feed tasks", "feeds per task at most", "wall s"):
+            table.add_column(column, justify="right")
+        for tasks in (64, 256, 1024):
+            wall, count, _ = dag_test(env, tasks, mark_success="poll_feed|summarize")
+            table.add_row(str(tasks), str(count), str(-(-FEEDS // count)), f"{wall:.1f}")
         Console(width=140).print(table)
     return 0
 
