@@ -94,7 +94,8 @@ wall = time.perf_counter() - started
 with create_session() as session:
     polls = session.query(TaskInstance).filter(TaskInstance.run_id == run.run_id,
                                                 TaskInstance.task_id == "poll_feed").all()
-    widest = max((int((t.rendered_map_index or "x +0").rpartition(" +")[2] or 0) + 1 for t in polls), default=0)
+    labels = [t.rendered_map_index or "" for t in polls]
+    widest = max((int(x.rpartition(" +")[2]) + 1 if " +" in x else 1 for x in labels), default=0)
 print("RESULT", wall, len(polls), widest, run.state)
 '''
     done = subprocess.run([sys.executable, "-c", script], env={**env, "NEWSWATCH_POLL_TASKS": str(tasks)},

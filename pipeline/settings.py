@@ -104,7 +104,7 @@ class Settings:
     alert_attempts: int = 6
     alert_backoff: float = 60.0
     delivery_timeout: float = 30.0
-    poll_tasks: int = 256  # most tasks a poll run maps; more due feeds than this are polled in batches
+    poll_tasks: int = 64  # most tasks a poll run maps; more due feeds than this are polled in batches (bench/poll_task.py)
     poll_failed_share: float = 0.5  # a poll run in which more than this share of its feeds failed fails
     boilerplate_articles: int = MIN_ARTICLES  # a paragraph in this many of an outlet's articles is boilerplate; 0: off
 

@@ -146,6 +146,12 @@ def test_a_run_in_which_every_feed_failed_fails_and_its_note_names_them(poll_dag
     assert note.startswith("**2 of 2 feeds failed**")
     assert "`fault-500`: HTTP 500" in note and "`fault-malformed`: malformed feed" in note
 
+    # A plain trigger now polls nothing (both feeds back off) and says so; the run is green.
+    again = with_retries(poll_dag, 0).test()
+    state, note, tasks = run_state(again.run_id)
+    assert state == "success" and note is None and tasks["summarize"] == "success"
+    assert poll_instances(again.run_id) in ([], [(-1, None, "skipped", 0)], [(-1, "-1", "skipped", 0)])
+
 
 def test_one_failed_feed_leaves_the_run_green_with_a_note_unless_past_the_share(poll_dag, articles_db,
                                                                                 monkeypatch, tmp_path, server):
