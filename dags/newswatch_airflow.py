@@ -91,3 +91,31 @@ def notify_operators(context: dict[str, Any]) -> None:
         outcome = send_message(settings.operator_alert_urls, title, body, settings=settings, kind="failure")
         if not outcome.sent:
             log.error("operator alert not delivered: %s", outcome.error)
+
+
+def keep_map_label_on_retry() -> None:
+    """Make a try that Airflow will retry keep its task's label (``map_index_template``).
+
+    Airflow 3.3.2's task runner sends the label as soon as a try starts, but reports a
+    failed try that will be retried without it, and the API server then clears the label:
+    a feed waiting for its retry showed only its index until its last try failed. Called
+    at the start of a mapped task, in the task's process; it wraps the runner's failure
+    step so the retry report carries the label the try already has. Does nothing where
+    the runner has no such step (another Airflow version) or is wrapped already.
+    """
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.execution_time.comms import RetryTask
+
+    finalize = getattr(task_runner, "_finalize_task_failure", None)
+    if finalize is None or getattr(finalize, "keeps_map_label", False):
+        return
+
+    def finalize_keeping_label(ti: Any, *args: Any, **kwargs: Any) -> Any:
+        message, state = finalize(ti, *args, **kwargs)
+        label = getattr(ti, "rendered_map_index", None)
+        if isinstance(message, RetryTask) and message.rendered_map_index is None and label:
+            message = message.model_copy(update={"rendered_map_index": label})
+        return message, state
+
+    finalize_keeping_label.keeps_map_label = True  # type: ignore[attr-defined]
+    task_runner._finalize_task_failure = finalize_keeping_label

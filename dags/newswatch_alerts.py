@@ -1,10 +1,11 @@
 """newswatch_alerts: send recipients the alerts and digests the polls queued.
 
-Runs when ``newswatch_poll`` announces new articles (the ``newswatch://articles`` asset)
-and every 5 minutes as a safety net, which sends digests when their window closes, retries
-failed sends when their backoff is over, and sends new alerts only once they are 20
-minutes old (the poll's own run sends them first; a timer run in the middle of a poll
-would otherwise alert on half-clustered stories). Wiring only: the work is
+Runs when a ``newswatch_poll`` task announces new articles (the ``newswatch://articles``
+asset, emitted by each feed's poll task as it ends) and every 5 minutes as a safety net,
+which sends digests when their window closes, retries failed sends when their backoff is
+over, and sends whatever else is due. Neither kind of run holds a new alert back: a
+feed's articles join their stories when its poll commits, whatever order the feeds
+commit in, so an alert is final when it is queued. Wiring only: the work is
 ``pipeline.dispatch``'s; the outbox in the article database decides what is due, so a
 retried or repeated run never sends a story twice.
 
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from newswatch_airflow import ARTICLES_URI, OWNER, RETRIES, notify_operators
 
 log = logging.getLogger(__name__)
-SETTLE = timedelta(minutes=20)  # longer than a poll run takes
 
 
 @dag(
@@ -43,19 +43,14 @@ SETTLE = timedelta(minutes=20)  # longer than a poll run takes
 )
 def newswatch_alerts():
     @task
-    def deliver(*, params=None, dag_run=None) -> dict[str, int]:
+    def deliver(*, params=None) -> dict[str, int]:
         """Claim what is due, send it through Apprise, mark it; failures wait for their retry."""
         from airflow.sdk.exceptions import AirflowFailException
 
         from newswatch_airflow import task_settings
         from pipeline.dispatch import deliver_alerts
 
-        settled = timedelta(0)
-        if dag_run is not None and dag_run.run_type == "scheduled":
-            # The timer's run may fall in the middle of a poll: it sends digests, retries and
-            # news the poll's own (asset-triggered) run missed, not alerts the poll is still making.
-            settled = SETTLE
-        report = deliver_alerts(task_settings(), dry_run=bool(params["dry_run"]), settled=settled)
+        report = deliver_alerts(task_settings(), dry_run=bool(params["dry_run"]))
         for message in report.previews:
             log.info("would send: %s\n%s", message.title, message.body)
         counts = {"sent": report.sent, "retrying": report.retrying, "failed": report.failed,

@@ -18,6 +18,7 @@ from pipeline.errors import SettingsError
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
 from pipeline.storage.outbox import claim, due_alerts, message_data, record_attempt, waiting_alerts
+from pipeline.topics import load_concepts
 
 log = logging.getLogger(__name__)
 Sender = Callable[..., Delivery]
@@ -39,7 +40,9 @@ class DeliveryReport:
 def check_alert_targets(settings: Settings) -> tuple[Rule, ...]:
     """The rules, once every URL they send to is one Apprise can use; else a SettingsError
     naming the rule (or NEWSWATCH_ALERT_URLS) and the URL, before anything is sent."""
-    rules = load_rules(settings.topics_path)
+    # The topics' lemmas from the data dir's cache: lemmatising them costs every new process seconds.
+    topics = {c.id for c in load_concepts(settings.topics_path, settings.data_dir / "cache") if c.kind == "topic"}
+    rules = load_rules(settings.topics_path, topics)
     bad = unusable_urls(settings.alert_urls)
     if bad:
         raise SettingsError(f"NEWSWATCH_ALERT_URLS: not a usable Apprise URL: {', '.join(bad)}")

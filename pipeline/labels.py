@@ -11,6 +11,7 @@ touches the network or the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +37,18 @@ class ArticleLabels:
 
 class Labeller:
     def __init__(self, topics_path: Path, baseline: Baseline, cache: Path | None = None) -> None:
-        concepts = load_concepts(topics_path)
+        concepts = load_concepts(topics_path, cache)
         self.concepts = {c.id: c for c in concepts}
         self.rules = load_rules(topics_path, {c.id for c in concepts if c.kind == "topic"})
         self.matcher = Matcher(concepts)
         self.learned = tuple(learn_topic(c.id, c.examples, c.threshold, cache)  # type: ignore[arg-type]
                              for c in concepts if c.is_learned)  # is_learned: it has examples
-        self.baseline_vector = self.label_vector(baseline.title, baseline.text, baseline.language)
+        self.baseline = baseline
+
+    @cached_property
+    def baseline_vector(self) -> Vector:
+        """Computed at the first article: a task that stores none (a 304) never lemmatises it."""
+        return self.label_vector(self.baseline.title, self.baseline.text, self.baseline.language)
 
     def label_vector(self, title: str, text: str, language: str) -> Vector:
         return concept_vector(self.matcher.match(f"{title}\n{text}", language).counts, self.concepts)

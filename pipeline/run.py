@@ -138,22 +138,32 @@ def plan_cycle(settings: Settings, *, force: bool = False, clock: Clock = utcnow
     return [f.name for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
 
 
-def poll_one(settings: Settings, name: str, *, clock: Clock = utcnow) -> FeedReport:
-    """One feed's poll on its own, as a scheduler's task runs it (e.g. an Airflow mapped task)."""
-    feed = next((f for f in load_feeds(settings.feeds_path) if f.name == name), None)
+def poll_one(settings: Settings, name: str, *, run_started: datetime | None = None,
+             clock: Clock = utcnow) -> FeedReport:
+    """One feed's poll on its own, as a scheduler's task runs it (e.g. an Airflow mapped task).
+    ``run_started``: when the scheduler's run began; a retry within the run does not count
+    the feed's failure again."""
+    feed = next((f for f in load_feeds(settings.feeds_path, [name]) if f.name == name), None)
     if feed is None:
         raise SettingsError(f"{settings.feeds_path}: no feed named {name!r}")
     with open_cycle(settings, clock) as cycle:
-        state = cycle.repository.sync_feeds([feed], clock())[name]
-        return _run_or_skip(feed, state, cycle, True)
+        states = cycle.repository.sync_feeds([feed], clock())
+        return run_polls([feed], states, cycle, run_started=run_started)[0]
 
 
-def _run_or_skip(feed: FeedConfig, state: FeedState, cycle: Cycle, force: bool) -> FeedReport:
+def run_polls(feeds: Sequence[FeedConfig], states: dict[str, FeedState], cycle: Cycle, *,
+              run_started: datetime | None = None) -> list[FeedReport]:
+    """Poll these feeds now, due or not, one after the other; one's failure is its own."""
+    return [_run_or_skip(feed, states[feed.name], cycle, True, run_started=run_started) for feed in feeds]
+
+
+def _run_or_skip(feed: FeedConfig, state: FeedState, cycle: Cycle, force: bool, *,
+                 run_started: datetime | None = None) -> FeedReport:
     if not feed.enabled:
         return FeedReport(feed.name, "skipped", error="disabled")
     if not (force or is_due(state.next_poll_at, cycle.clock())):
         return FeedReport(feed.name, "skipped", error=f"not due before {state.next_poll_at:%Y-%m-%d %H:%M}Z")
-    poll = _Poll(feed, state, cycle.settings, cycle.clock)
+    poll = _Poll(feed, state, cycle.settings, cycle.clock, run_started=run_started)
     try:
         return run_feed(feed, state, cycle, poll)
     except StorageError as error:
@@ -299,21 +309,34 @@ def _recheck(feed: FeedConfig, state: FeedState, split: SplitEntries, cycle: Cyc
 class _Poll:
     """One poll of one feed under way: its timing, and the feed's state after it."""
 
-    def __init__(self, feed: FeedConfig, state: FeedState, settings: Settings, clock: Clock) -> None:
+    def __init__(self, feed: FeedConfig, state: FeedState, settings: Settings, clock: Clock, *,
+                 run_started: datetime | None = None) -> None:
         self.feed, self.state, self.settings, self.clock = feed, state, settings, clock
+        self.run_started = run_started
         self.started = clock()
         self.timer = time.perf_counter()
         self.recorded = False
 
     def record(self, status: str, *, retry_after: float | None = None, soon: bool = False,
                **fields) -> PollRecord:
-        failures = self.state.consecutive_failures + 1 if status == "error" else 0
+        failures = self.failures_after(status)
         finished = self.clock()
         interval = min(self.feed.interval, RETURN_WITHIN) if soon else self.feed.interval
         upcoming = next_poll_at(finished, interval, failures, retry_after=retry_after,
                                 max_backoff=self.settings.max_feed_backoff)
         return PollRecord(feed_id=self.state.id, started_at=self.started, finished_at=finished,
                           status=status, failures=failures, next_poll_at=upcoming, **fields)
+
+    def failures_after(self, status: str) -> int:
+        """Failures in a row after this poll: one more per failed poll run, so a scheduler's
+        retry of a poll that already failed in the same run does not stretch the backoff again."""
+        if status != "error":
+            return 0
+        state = self.state
+        if (self.run_started is not None and state.last_status == "error" and state.last_polled_at is not None
+                and state.last_polled_at >= self.run_started):
+            return max(state.consecutive_failures, 1)
+        return state.consecutive_failures + 1
 
     def store(self, repository: Repository, record: PollRecord, *args, **options) -> StoredCounts:
         counts = repository.store_poll(record, *args, **options)

@@ -7,6 +7,7 @@ or the database.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -35,13 +36,16 @@ class Baseline:
     url: str
 
 
-def load_feeds(path: Path) -> tuple[FeedConfig, ...]:
-    """Every ``[[feed]]`` of a feed list, validated."""
+def load_feeds(path: Path, names: Collection[str] | None = None) -> tuple[FeedConfig, ...]:
+    """Every ``[[feed]]`` of a feed list, validated; with ``names``, only those feeds (a task
+    polling a few feeds of a long list validates only its own)."""
     data = _read_toml(path)
     tables = data.get("feed")
     if not isinstance(tables, list) or not tables:
         raise SettingsError(f"{path}: no [[feed]] tables")
-    feeds = tuple(_feed_config(path, index, table) for index, table in enumerate(tables, 1))
+    wanted = None if names is None else set(names)
+    feeds = tuple(_feed_config(path, index, table) for index, table in enumerate(tables, 1)
+                  if wanted is None or (isinstance(table, dict) and str(table.get("name", "")).strip() in wanted))
     seen: set[str] = set()
     for feed in feeds:
         if feed.name in seen:

@@ -105,6 +105,8 @@ class Settings:
     alert_attempts: int = 6
     alert_backoff: float = 60.0
     delivery_timeout: float = 30.0
+    poll_tasks: int = 64  # most tasks a poll run maps; more due feeds are polled in batches (bench/poll_task.py)
+    poll_failed_share: float = 0.5  # a poll run in which more than this share of its feeds failed fails
     boilerplate_articles: int = MIN_ARTICLES  # a paragraph in this many of an outlet's articles is boilerplate; 0: off
     workers: int = field(default_factory=lambda: default_workers())  # processes `newswatch run` polls in
 
@@ -156,6 +158,13 @@ def _positive(kind: Callable[[Any], Any], *, allow_zero: bool = False) -> Callab
 def _seconds(*, allow_zero: bool = False) -> Callable[[Any], float]:
     return _positive(lambda value: value if isinstance(value, (int, float)) else parse_duration(value),
                      allow_zero=allow_zero)
+
+
+def _share(value: Any) -> float:
+    share = float(value)
+    if not 0.0 <= share <= 1.0:
+        raise ValueError("must be a share between 0 and 1 (0.5: half)")
+    return share
 
 
 def _url_list(value: Any) -> tuple[str, ...]:
@@ -244,6 +253,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "delivery_timeout": _seconds(),
     "boilerplate_articles": _positive(int, allow_zero=True),
     "workers": _positive(int),
+    "poll_tasks": _positive(int),
+    "poll_failed_share": _share,
 }
 
 

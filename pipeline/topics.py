@@ -14,6 +14,9 @@ the database.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import tomllib
 from collections import Counter
@@ -73,26 +76,64 @@ class Labels:
     counts: dict[str, int] = field(default_factory=dict)  # concept -> hits, for vectors
 
 
-def load_concepts(path: Path) -> tuple[Concept, ...]:
-    """Every ``[[concept]]`` of a topics file, with its terms lemmatised once."""
+def load_concepts(path: Path, cache: Path | None = None) -> tuple[Concept, ...]:
+    """Every ``[[concept]]`` of a topics file, with its terms lemmatised once.
+
+    With ``cache`` (a folder), the terms' lemmas are kept there, keyed by the file's content
+    and simplemma's version: lemmatising them loads simplemma's dictionaries, seconds that
+    every new process (each Airflow task) would otherwise pay before its first article."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise SettingsError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise SettingsError(f"{path}: not valid TOML: {error}") from None
-    concepts = tuple(_concept(path, table) for table in data.get("concept", []))
+    stored = _lemma_file(raw, cache)
+    known = _read_lemmas(stored)
+    concepts = tuple(_concept(path, table, known) for table in data.get("concept", []))
     if not concepts:
         raise SettingsError(f"{path}: no [[concept]] tables")
-    known = {c.id for c in concepts}
+    ids = {c.id for c in concepts}
     for concept in concepts:
         for other in concept.exclude_if:
-            if other not in known:
+            if other not in ids:
                 raise SettingsError(f"{path}: concept {concept.id!r} excludes unknown concept {other!r}")
+    if stored is not None and not known:
+        _write_lemmas(stored, concepts)
     return concepts
 
 
-def _concept(path: Path, table: dict) -> Concept:
+def _lemma_file(raw: bytes, cache: Path | None) -> Path | None:
+    if cache is None:
+        return None
+    key = hashlib.sha256(raw + f"\0simplemma {simplemma.__version__}\0{LANGUAGES}".encode()).hexdigest()
+    return cache / f"term-lemmas-{key[:24]}.json"
+
+
+def _read_lemmas(stored: Path | None) -> dict[str, tuple[str, ...]]:
+    """The cached lemmas (language, tab, term → words); none if absent or unreadable."""
+    if stored is None:
+        return {}
+    try:
+        return {key: tuple(words) for key, words in json.loads(stored.read_text(encoding="utf-8")).items()}
+    except (AttributeError, OSError, ValueError, TypeError):
+        return {}
+
+
+def _write_lemmas(stored: Path, concepts: tuple[Concept, ...]) -> None:
+    lemmas = {f"{language}\t{term.text}": list(term.words)
+              for concept in concepts for language, terms in concept.terms.items() for term in terms}
+    try:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        partial = stored.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(lemmas, ensure_ascii=False), encoding="utf-8")
+        os.replace(partial, stored)  # whole or not at all, whoever writes it at the same time
+    except OSError:
+        pass  # a cache: the next process lemmatises again
+
+
+def _concept(path: Path, table: dict, lemmas: dict[str, tuple[str, ...]]) -> Concept:
     where = f"{path}: concept {table.get('id')!r}"
     if not isinstance(table.get("id"), str) or table.get("kind") not in KINDS:
         raise SettingsError(f"{where}: needs an id and a kind ({', '.join(KINDS)})")
@@ -101,7 +142,8 @@ def _concept(path: Path, table: dict) -> Concept:
         written = table.get(language, [])
         if not isinstance(written, list) or not all(isinstance(t, str) for t in written):
             raise SettingsError(f"{where}: {language} must be a list of terms")
-        terms[language] = tuple(Term(t, _term_words(t, language)) for t in written)
+        terms[language] = tuple(Term(t, lemmas.get(f"{language}\t{t}") or _term_words(t, language))
+                                for t in written)
     examples = _examples(path, table["examples"]) if isinstance(table.get("examples"), str) else None
     if examples is not None and table["kind"] != "topic":
         raise SettingsError(f"{where}: only a topic can be learned from examples")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from airflow.listeners import hookimpl
 from airflow.plugins_manager import AirflowPlugin
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,56 @@ class AnalystApp:
         await self.app(scope, receive, send)
 
 
+class RunNotes:
+    """A listener in the scheduler: when a ``newswatch_poll`` run ends, its note (shown on the
+    run in Airflow's UI) says which feeds failed and why — what ``summarize`` pushed as the
+    XCom ``run_note``. Tasks cannot write notes themselves (they have no metadata database);
+    the scheduler, which ends the run, can, in the same transaction."""
+
+    POLL_DAG = "newswatch_poll"
+
+    @hookimpl
+    def on_dag_run_success(self, dag_run: Any, msg: str) -> None:
+        self.annotate(dag_run)
+
+    @hookimpl
+    def on_dag_run_failed(self, dag_run: Any, msg: str) -> None:
+        self.annotate(dag_run)
+
+    def annotate(self, dag_run: Any) -> None:
+        if dag_run.dag_id != self.POLL_DAG:
+            return
+        try:
+            from airflow.models.dagrun import DagRun
+            from airflow.utils.session import create_session
+            from sqlalchemy.orm import object_session
+
+            session = object_session(dag_run)
+            if session is not None:  # the scheduler's: the note commits with the run's state
+                self.write_note(session, dag_run)
+                return
+            with create_session() as own:  # a run not attached to a session (dag.test())
+                self.write_note(own, own.get(DagRun, dag_run.id))
+        except Exception:  # noqa: BLE001 — a note is never worth failing the scheduler's loop
+            log.exception("newswatch: could not write the note of %s", dag_run.run_id)
+
+    @staticmethod
+    def write_note(session: Any, dag_run: Any) -> None:
+        from airflow.models.xcom import XComModel
+        from sqlalchemy import select
+
+        value = session.scalar(select(XComModel.value).where(
+            XComModel.dag_run_id == dag_run.id, XComModel.task_id == "summarize", XComModel.key == "run_note"))
+        if value is None or dag_run.note:
+            return
+        note = XComModel.deserialize_value(type("Stored", (), {"value": value}))
+        if isinstance(note, str) and note:
+            dag_run.note = note[:1000]
+
+
 class NewswatchPlugin(AirflowPlugin):
     name = "newswatch"
+    listeners = [RunNotes()]
     fastapi_apps = [{"app": AnalystApp(), "url_prefix": URL_PREFIX, "name": "newswatch analyst app"}]
     external_views = [{
         "name": "newswatch", "href": URL_PREFIX.lstrip("/") + "/", "url_route": "newswatch",

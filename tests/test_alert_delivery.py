@@ -201,7 +201,7 @@ def test_two_deliverers_at_once_send_each_alert_once(queued):
     assert len(keys(receiver)) == len(set(keys(receiver))) == len(SUMMIT_STORIES) - 1
 
 
-SETTLE = timedelta(minutes=20)  # how the safety net's timer runs call it (dags/newswatch_alerts.py)
+SETTLE = timedelta(minutes=20)  # a second deliverer that holds young alerts back (deliver_alerts' ``settled``)
 
 
 @pytest.mark.parametrize("queued", ["sqlite_url", "postgres_url"], indirect=True)

@@ -180,7 +180,13 @@ def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
             print(f"alert for story {document['story']['id']}: arrived "
                   f"{post['received_at'] - seen.timestamp():.1f} s after its feed's poll stored the article, "
                   f"{post['received_at'] - ended:.1f} s after the newswatch_poll run ended")
-        assert "log in as admin, password:" in (tmp_path / "dev-up.log").read_text()
+        banner = (tmp_path / "dev-up.log").read_text()
+        assert "log in as admin, password:" in banner
+        # Where alerts go, by scheme only (an Apprise URL can hold a token).
+        assert "operator alerts (failed feeds, tasks and runs): NEWSWATCH_OPERATOR_ALERT_URLS is empty" in banner
+        scheme = recipients.url.split("://")[0]
+        assert f"recipient alerts: 1 rule(s) without URLs: NEWSWATCH_ALERT_URLS, 1 URL ({scheme}://)" in banner
+        assert recipients.url not in banner
     finally:
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         try:

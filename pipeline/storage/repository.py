@@ -41,6 +41,9 @@ class FeedState:
     last_modified: str | None
     next_poll_at: datetime | None
     consecutive_failures: int
+    last_polled_at: datetime | None = None
+    last_status: str | None = None  # ok, not_modified, error
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class Repository:
     def _feed_states(self, connection: Connection, names: Sequence[str]) -> dict[str, FeedState]:
         found = connection.execute(select(
             Feed.id, Feed.name, Feed.etag, Feed.last_modified, Feed.next_poll_at,
-            Feed.consecutive_failures).where(Feed.name.in_(names)))
+            Feed.consecutive_failures, Feed.last_polled_at, Feed.last_status, Feed.last_error,
+        ).where(Feed.name.in_(names)))
         return {row.name: FeedState(*row) for row in found}
 
     def known_entries(self, feed_id: int, entries: Sequence[FeedEntry]) -> KnownEntries:

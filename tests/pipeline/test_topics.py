@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from pipeline.errors import SettingsError
@@ -76,3 +78,24 @@ def test_bad_topics_files_are_refused(tmp_path):
     bad.write_text('[[concept]]\nid = "x"\nkind = "nonsense"\nen = ["abc"]\n', encoding="utf-8")
     with pytest.raises(SettingsError, match="needs an id and a kind"):
         load_concepts(bad)
+
+
+def test_term_lemmas_are_cached_by_the_files_content(tmp_path):
+    """A new process reads the terms' lemmas from the cache instead of loading simplemma's
+    dictionaries; a changed topics file is lemmatised afresh."""
+    topics = tmp_path / "topics.toml"
+    topics.write_text('[[concept]]\nid = "summit"\nkind = "topic"\nde = ["Gipfels"]\nen = ["summits"]\n',
+                      encoding="utf-8")
+    cache = tmp_path / "cache"
+    first = load_concepts(topics, cache)
+    [stored] = cache.glob("term-lemmas-*.json")
+    assert json.loads(stored.read_text(encoding="utf-8")) == {"de\tGipfels": ["gipfel"], "en\tsummits": ["summit"]}
+    assert load_concepts(topics, cache) == first == load_concepts(topics)
+    stored.write_text(json.dumps({"de\tGipfels": ["from-the-cache"], "en\tsummits": ["summit"]}), encoding="utf-8")
+    assert load_concepts(topics, cache)[0].terms["de"][0].words == ("from-the-cache",)  # read, not recomputed
+    topics.write_text(topics.read_text(encoding="utf-8").replace("summits", "meetings"), encoding="utf-8")
+    assert load_concepts(topics, cache)[0].terms["en"][0].words == ("meeting",)
+    assert len(list(cache.glob("term-lemmas-*.json"))) == 2
+    [current] = set(cache.glob("term-lemmas-*.json")) - {stored}
+    current.write_text("not json", encoding="utf-8")  # a damaged cache is only a slower start
+    assert load_concepts(topics, cache)[0].terms["en"][0].words == ("meeting",)
