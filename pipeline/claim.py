@@ -33,6 +33,15 @@ def claim_owner() -> str:
     return f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
 
 
+def poll_owner(feed: str, run_started: datetime | None) -> str:
+    """Who claims a poll's entries. A scheduler's retry of the same run (a task whose worker
+    died mid-poll, say) is the same owner, so it takes its dead try's claims over at once
+    instead of leaving those pages for 30 minutes; without a run, every poll is its own."""
+    if run_started is None:
+        return claim_owner()
+    return f"run {run_started.isoformat()}/feed {feed}"
+
+
 @dataclass(frozen=True)
 class EntryClaim:
     """What one poll does with its new entries, once it has claimed them."""
@@ -49,9 +58,9 @@ class EntryClaim:
 
 
 def claim_entries(fresh: Sequence[FeedEntry], repository: Repository, feed_id: int, limit: int,
-                  now: datetime) -> EntryClaim:
+                  now: datetime, owner: str | None = None) -> EntryClaim:
     """Claim the first ``limit`` of a poll's new entries (newest first); see the module."""
-    owner = claim_owner()
+    owner = owner or claim_owner()
     wanted, waiting = list(fresh[:limit]), list(fresh[limit:])
     mine = claim_urls(repository.engine, [entry.url for entry in wanted], owner, now)
     claimed = [entry for entry in wanted if entry.url in mine]

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pipeline.boilerplate import OutletMemory
-from pipeline.claim import claim_entries
+from pipeline.claim import claim_entries, poll_owner
 from pipeline.concurrency import LANES, Group, group_by_host, poll_lanes, poll_shares, process_count, share_out
 from pipeline.drafts import PageReading, count_poll, draft_from_reading, read_page
 from pipeline.errors import (
@@ -204,7 +204,8 @@ def run_feed(feed: FeedConfig, state: FeedState, cycle: Cycle, poll: _Poll | Non
         return _record_fetch_failure(poll, repository, error)
 
     split = split_entries(parsed.entries, repository.known_entries(state.id, parsed.entries))
-    claim = claim_entries(split.fresh, repository, state.id, settings.max_entries, cycle.clock())
+    claim = claim_entries(split.fresh, repository, state.id, settings.max_entries, cycle.clock(),
+                          owner=poll_owner(feed.name, poll.run_started))
     try:
         recall = functools.partial(recall_memory, repository.engine, feed.outlet, now=cycle.clock(),
                                    min_articles=settings.boilerplate_articles)

@@ -122,3 +122,24 @@ def test_a_run_fails_when_all_its_feeds_failed_or_more_than_the_share(settings):
     one_of_four = run_outcome(settings, ["fault-500"] + [f["name"] for f in FEEDS[:3]], run_started=run)
     assert not one_of_four.is_failure(0.5) and one_of_four.is_failure(0.2)
     assert run_outcome(settings, [], run_started=run).is_failure(0.0) is False
+
+
+def test_a_retry_of_the_same_run_takes_over_the_claims_its_dead_try_left(settings, server):
+    """A worker killed mid-poll leaves its claims behind; the task's retry (same run) fetches
+    those pages at once, where another run leaves them to the claim's expiry."""
+    import httpx
+
+    from pipeline.claim import poll_owner
+    from pipeline.feeds import parse_feed
+    from pipeline.storage.claims import claim_urls
+
+    name, url = FEEDS[0]["name"], server.url(FEEDS[0]["path"])
+    entries = parse_feed(httpx.get(url).content, feed=name, url=url).entries
+    run = now()
+    with open_database(settings.database_url) as engine:
+        assert len(claim_urls(engine, [e.url for e in entries], poll_owner(name, run), now())) == len(entries)
+
+    other = poll_one(settings, name, run_started=run + timedelta(minutes=15))
+    assert (other.new, other.deferred) == (0, len(entries))
+    retry = poll_one(settings, name, run_started=run)
+    assert retry.new + retry.duplicates == len(entries) and retry.deferred == 0
