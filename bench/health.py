@@ -13,19 +13,16 @@ update, without a commit), and assessing every feed as
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-POSTGRES = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
 
 
@@ -92,19 +89,9 @@ def measure(kind: str, url: str, feeds: int, days: int) -> list[tuple]:
 
 
 def postgres_database():
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from bench.databases import scratch_postgres
 
-    name = f"newswatch_health_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False), drop
+    return scratch_postgres("newswatch_health")
 
 
 def main() -> int:

@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 from tests.hostile import words  # noqa: E402
 
 AEB = ROOT.parent / "shared" / "data" / "extraction" / "aeb"
-POSTGRES = os.environ.get("NEWSWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 class World:
@@ -151,19 +149,9 @@ def database(kind: str, folder: Path):
     """A fresh database: its URL, and how to drop it afterwards."""
     if kind == "sqlite":
         return f"sqlite:///{folder / 'scale.db'}", lambda: None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from bench.databases import scratch_postgres
 
-    name = f"newswatch_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False), drop
+    return scratch_postgres("newswatch_scale")
 
 
 def stored_counts(url: str) -> tuple[int, int]:
