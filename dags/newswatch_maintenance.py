@@ -1,7 +1,8 @@
 """newswatch_maintenance: daily feed health and database housekeeping.
 
-feed_health records a verdict on every feed (failing for a day, silent for much longer
-than usual, not polled) that ``newswatch feeds`` shows; housekeeping prunes poll audit
+feed_health records a verdict on every feed (failing since its last poll, malformed, silent
+for much longer than usual, not polled), as each poll also does for its own feed and
+``newswatch feeds`` does as it reads; housekeeping prunes poll audit
 rows older than ``NEWSWATCH_POLL_RETENTION`` (each feed's latest is kept), refreshes the
 planner's statistics (SQLite ``PRAGMA optimize``, PostgreSQL ``ANALYZE``) and records
 the run. Wiring only: the work is ``pipeline.maintenance``'s.
