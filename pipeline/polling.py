@@ -24,8 +24,7 @@ from urllib.parse import urlsplit
 
 from pipeline.errors import PermanentFeedError, TransientFeedError
 from pipeline.models import FeedConfig, FeedReport
-from pipeline.run import Clock, open_cycle, run_polls, utcnow
-from pipeline.schedule import is_due
+from pipeline.run import Clock, due_feeds, open_cycle, run_polls, utcnow
 from pipeline.seeds import load_feeds
 from pipeline.settings import Settings
 from pipeline.storage.engine import open_database
@@ -57,11 +56,8 @@ class PollPlan:
 def plan_polls(settings: Settings, *, force: bool = False, clock: Clock = utcnow) -> PollPlan:
     """The feeds due now (their interval, stretched by backoff after failures), in batches."""
     feeds = load_feeds(settings.feeds_path)
-    with open_database(settings.database_url) as engine:
-        states = Repository(engine).sync_feeds(feeds, clock())
-    now = clock()
+    states, due = due_feeds(settings, feeds, force=force, clock=clock)
     enabled = [f for f in feeds if f.enabled]
-    due = [f for f in enabled if force or is_due(states[f.name].next_poll_at, now)]
     waiting = [states[f.name].next_poll_at for f in enabled if f not in due]
     plan = PollPlan(batch_feeds(due, settings.poll_tasks), len(enabled),
                     min((t for t in waiting if t is not None), default=None))

@@ -103,10 +103,7 @@ def run_cycle(settings: Settings, *, feeds: Sequence[FeedConfig] | None = None, 
     report lists the feeds in the feed list's order, whatever order they finished in."""
     started = time.perf_counter()
     feeds = tuple(feeds) if feeds is not None else load_feeds(settings.feeds_path)
-    with open_database(settings.database_url) as engine:
-        states = Repository(engine).sync_feeds(feeds, clock())
-    now = clock()
-    due = [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
+    states, due = due_feeds(settings, feeds, force=force, clock=clock)
     groups = group_by_host(feeds)
     shares = share_out(groups, process_count(settings.workers, len(due), len(group_by_host(due))))
     reports: dict[str, FeedReport] = {}
@@ -131,11 +128,17 @@ def poll_share(groups: Sequence[Group], report: Callable[[FeedReport], None], se
 
 def plan_cycle(settings: Settings, *, force: bool = False, clock: Clock = utcnow) -> list[str]:
     """Names of the feeds due now (their interval, stretched by backoff after failures)."""
-    feeds = load_feeds(settings.feeds_path)
+    return [f.name for f in due_feeds(settings, load_feeds(settings.feeds_path), force=force, clock=clock)[1]]
+
+
+def due_feeds(settings: Settings, feeds: Sequence[FeedConfig], *, force: bool = False,
+              clock: Clock = utcnow) -> tuple[dict[str, FeedState], list[FeedConfig]]:
+    """The feeds' states (the list synced to the database first) and which enabled feeds are
+    due now (``force``: all of them)."""
     with open_database(settings.database_url) as engine:
         states = Repository(engine).sync_feeds(feeds, clock())
     now = clock()
-    return [f.name for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
+    return states, [f for f in feeds if f.enabled and (force or is_due(states[f.name].next_poll_at, now))]
 
 
 def poll_one(settings: Settings, name: str, *, run_started: datetime | None = None,

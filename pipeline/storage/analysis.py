@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.storage.engine import storage_errors
 from pipeline.storage.outbox import AlertFields, list_alerts
-from pipeline.storage.queries import published_or_seen
+from pipeline.storage.queries import StoryFields, published_or_seen
 from pipeline.storage.schema import (
     AlertAttempt,
     Article,
@@ -68,16 +68,9 @@ class TimelineEntry(TypedDict):
     copies: list[TimelineEntry]
 
 
-class StoryTimeline(TypedDict):
+class StoryTimeline(StoryFields):
     """A story and its timeline (``story_timeline``)."""
 
-    id: int
-    title: str
-    first_seen_at: datetime
-    last_seen_at: datetime
-    article_count: int
-    outlets: list[str]
-    languages: list[str]
     merged_into: int | None
     articles: list[TimelineEntry]
 

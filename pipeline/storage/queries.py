@@ -87,8 +87,8 @@ class StoryArticle(TypedDict):
     version: int
 
 
-class StoryRow(TypedDict):
-    """A story with its articles (``list_stories``)."""
+class StoryFields(TypedDict):
+    """What every story row carries: the listing's and the timeline's."""
 
     id: int
     title: str
@@ -97,6 +97,11 @@ class StoryRow(TypedDict):
     article_count: int
     outlets: list[str]
     languages: list[str]
+
+
+class StoryRow(StoryFields):
+    """A story with its articles (``list_stories``)."""
+
     articles: list[StoryArticle]
 
 
