@@ -63,7 +63,17 @@ def summary_key(outlet: str, summary: str) -> str | None:
 
 def fingerprint_text(text: str, *, from_page: bool) -> Fingerprint:
     """The exact-duplicate fingerprint of an article's text."""
+    return _fingerprint(normalize_text(text), from_page)
+
+
+def article_fingerprints(text: str, *, from_page: bool) -> tuple[Fingerprint, Signature | None]:
+    """Both fingerprints of an article's text, from one normalisation: the exact one, and
+    the MinHash signature for text from its page (a feed's summary gets none)."""
     normalized = normalize_text(text)
+    return _fingerprint(normalized, from_page), _signature(normalized) if from_page else None
+
+
+def _fingerprint(normalized: str, from_page: bool) -> Fingerprint:
     digest = hashlib.sha256(normalized.encode("utf-8")).hexdigest()
     words = normalized.count(" ") + 1 if normalized else 0
     identifying = from_page and words >= MIN_IDENTIFYING_WORDS
@@ -98,13 +108,21 @@ class NearMatch:
 
 
 def shingle_set(text: str) -> set[bytes]:
-    words = normalize_text(text).split()
+    return _shingles(normalize_text(text))
+
+
+def _shingles(normalized: str) -> set[bytes]:
+    words = normalized.split()
     return {" ".join(run).encode() for run in zip(*(words[i:] for i in range(SHINGLE_WORDS)))}
 
 
 def signature_of(text: str) -> Signature | None:
     """The MinHash signature of ``text``, or None when it is too short to judge."""
-    shingles = shingle_set(text)
+    return _signature(normalize_text(text))
+
+
+def _signature(normalized: str) -> Signature | None:
+    shingles = _shingles(normalized)
     if len(shingles) < MIN_SHINGLES:
         return None
     minhash = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32", permutations=_permutations())

@@ -32,7 +32,7 @@ from pipeline.boilerplate import (
     remove_boilerplate,
     split_paragraphs,
 )
-from pipeline.dedup import fingerprint_text, signature_of
+from pipeline.dedup import article_fingerprints
 from pipeline.errors import ExtractionError
 from pipeline.extract import extract_article, summary_article
 from pipeline.labels import Labeller
@@ -114,12 +114,11 @@ def draft_from_reading(reading: PageReading, *, memory: OutletMemory, language_h
             extracted = replace(extracted, text=cleaned.text)
     language = detect_language(f"{extracted.title}\n{extracted.text}",
                                declared=extracted.declared_language, hint=language_hint)
-    from_page = extracted.source == "page"
+    fingerprint, signature = article_fingerprints(extracted.text, from_page=extracted.source == "page")
     return ArticleDraft(
         entry=reading.entry, url=reading.url, canonical_url=reading.canonical_url,
         extracted=extracted, language=language,
-        fingerprint=fingerprint_text(extracted.text, from_page=from_page),
-        signature=signature_of(extracted.text) if from_page else None,
+        fingerprint=fingerprint, signature=signature,
         labels=labeller.label(extracted.title, extracted.text, language.code),
         fetch_error=reading.fetch_error, etag=reading.etag, last_modified=reading.last_modified,
         paragraphs=paragraph_examples(reading.paragraphs))

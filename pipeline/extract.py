@@ -68,12 +68,14 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
     declared_language = _declared_language(tree)
     canonical = _canonical_link(tree)
     # A feed that dates its entry spares us trafilatura's date search (htmldate), the costly
-    # part of its metadata pass; the headline, author and site name are read the same way.
+    # part of its metadata pass; the headline and site name are read the same way, and the
+    # author too unless the feed names one (the search of the page's byline is the next
+    # costliest part).
     dated = entry.published_at is not None
     try:
         document = trafilatura.bare_extraction(tree, url=page.final_url, with_metadata=not dated,
                                                **EXTRACTION_OPTIONS)
-        about = page_metadata(tree, page.final_url) if dated else document
+        about = page_metadata(tree, page.final_url, author=not entry.author) if dated else document
     except Exception as error:  # hostile HTML must not stop the cycle; we keep the reason
         log.exception("url=%s extractor failed", page.final_url)
         raise ExtractionError(page.final_url, f"extractor failed: {type(error).__name__}: {error}") from error
@@ -98,9 +100,10 @@ def extract_article(page: FetchResult, entry: FeedEntry) -> ExtractedArticle:
     return ExtractedArticle(text=text, source="page", **metadata)
 
 
-def page_metadata(tree: HtmlElement, url: str) -> Document:
+def page_metadata(tree: HtmlElement, url: str, *, author: bool = True) -> Document:
     """The page's headline, author and site name as trafilatura's metadata pass finds them
-    (meta tags, JSON-LD, title elements), without its date search."""
+    (meta tags, JSON-LD, title elements), without its date search; without the byline
+    search too when ``author`` is false (the meta tags' author is still read)."""
     document = examine_meta(tree)
     if document.author and " " not in document.author:
         document.author = None  # as trafilatura does: a single word is no author's name
@@ -109,7 +112,8 @@ def page_metadata(tree: HtmlElement, url: str) -> Document:
     except Exception:  # noqa: BLE001 — trafilatura's own fallback: malformed JSON-LD counts for nothing
         log.debug("malformed JSON-LD metadata")
     document.title = document.title or extract_title(tree)
-    document.author = document.author or extract_author(tree)
+    if author:
+        document.author = document.author or extract_author(tree)
     document.sitename = (document.sitename or extract_sitename(tree) or "").lstrip("@")
     if document.sitename and "." not in document.sitename and not document.sitename[0].isupper():
         document.sitename = document.sitename.title()

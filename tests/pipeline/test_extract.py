@@ -117,3 +117,19 @@ def test_a_dated_entry_reads_the_page_alike_without_the_date_search(item):
     assert (dated.text, dated.page_title, dated.author, dated.site_name) == \
         (undated.text, undated.page_title, undated.author, undated.site_name)
     assert dated.published_at == dated_entry.published_at  # the feed's date
+
+
+def test_a_byline_in_the_page_is_read_unless_the_feed_names_the_author():
+    from datetime import datetime, timezone
+
+    body = ("<html><head><title>Talks resume</title></head><body><article><h1>Talks resume</h1>"
+            "<p class='byline'>By <a class='author' rel='author' href='/people/ana'>Ana Kowalska</a></p>"
+            + "".join(f"<p>Paragraph {n} of the report on the talks in Geneva, with enough words to "
+                      f"count as the article's own text and not as a teaser.</p>" for n in range(6))
+            + "</article></body></html>").encode()
+    dated = {"guid": "1", "link": "x", "url": "x", "published_at": datetime(2025, 8, 16, tzinfo=timezone.utc)}
+    from_page = extract_article(page("byline.html", body), FeedEntry(**dated))
+    from_feed = extract_article(page("byline.html", body), FeedEntry(**dated, author="Feed Desk"))
+    assert from_page.author == "Ana Kowalska"  # the byline search ran
+    assert from_feed.author == "Feed Desk"
+    assert (from_feed.text, from_feed.page_title) == (from_page.text, from_page.page_title)
