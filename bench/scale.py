@@ -3,8 +3,12 @@
 A synthetic world of ``--feeds`` feeds of ``--entries`` entries each, spread over
 ``--hosts`` loopback addresses (127.0.1.1, 127.0.1.2, …; each a server of its own, with
 robots.txt, ETags and 304s). Every article page is a real page of the AEB benchmark
-(``../shared/data/extraction/aeb``, read, never copied) with a paragraph of its own
-added, so extraction costs what it costs on real news and no two articles are the same.
+(``../shared/data/extraction/aeb``, read, never copied), so extraction costs what it costs
+on real news, made an article of its own: a third of its words swapped, at random, for other words of
+the same page, and a paragraph of its own
+added. Two variants of one page then share about a quarter of their 4-word shingles, far
+below what near-duplicate detection calls a copy, so every entry is a new article (the
+pages are made before the clock starts: the server's work is not the subject's).
 For each size it runs `newswatch init`, a first cycle (everything new) and an unchanged
 cycle (every feed answers 304), each as a fresh process, and reports wall seconds, CPU
 seconds, entries read and new articles per second, feeds per second, peak RSS (of the
@@ -24,7 +28,10 @@ import argparse
 import gzip
 import hashlib
 import json
+import multiprocessing
 import os
+import random
+import re
 import resource
 import subprocess
 import sys
@@ -42,6 +49,12 @@ sys.path.insert(0, str(ROOT))
 from tests.hostile import words  # noqa: E402
 
 AEB = ROOT.parent / "shared" / "data" / "extraction" / "aeb"
+SWAPPED = 1 / 3
+_TEXT = re.compile(rb">([^<]+)<")
+_CANONICAL = re.compile(rb"""(rel\s*=\s*["']?)canonical\b|(property\s*=\s*["']?)og:url\b""", re.I)
+# Words: Latin letters, runs of digits, and runs of non-ASCII bytes (a whole UTF-8, CP1251 or
+# EUC-KR word each: swapping whole runs keeps the page in its encoding).
+_WORD = re.compile(rb"[A-Za-z]{3,}|[0-9]{2,}|[\x80-\xff]{4,}")
 
 
 class World:
@@ -49,6 +62,11 @@ class World:
 
     def __init__(self, feeds: int, entries: int, hosts: int, pages: list[bytes]) -> None:
         self.feeds, self.entries, self.hosts, self.pages = feeds, entries, hosts, pages
+        keys = [(feed, n) for feed in range(feeds) for n in range(entries)]
+        global _SOURCE
+        _SOURCE = (pages, entries)
+        with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:  # both cores, before the clock
+            self._made = dict(zip(keys, pool.starmap(_make_page, keys, chunksize=64)))
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._servers: list[ThreadingHTTPServer] = []
@@ -88,9 +106,24 @@ class World:
                 f"{items}</channel></rss>").encode("utf-8")
 
     def page_body(self, feed: int, n: int) -> bytes:
-        page = self.pages[(feed * self.entries + n) % len(self.pages)]
-        own = f"<p>{words(f'page{feed}-{n}', 60)}.</p>".encode("utf-8")
-        return page.replace(b"</body>", own + b"</body>", 1)
+        return self._made[(feed, n)]
+
+_SOURCE: tuple[list[bytes], int] = ([], 1)  # the AEB pages and entries per feed, for the pool
+
+
+def _make_page(feed: int, n: int) -> bytes:
+    pages, entries = _SOURCE
+    page = pages[(feed * entries + n) % len(pages)]
+    vocabulary = sorted({w for text in _TEXT.findall(page) for w in _WORD.findall(text)})
+    pick = random.Random(f"{feed}-{n}")
+
+    def swap(word: re.Match[bytes]) -> bytes:
+        return pick.choice(vocabulary) if pick.random() < SWAPPED else word[0]
+
+    page = _TEXT.sub(lambda text: b">" + _WORD.sub(swap, text[1]) + b"<", page)
+    page = _CANONICAL.sub(lambda m: (m[1] or m[2]) + b"x-none", page)  # each variant: an article at its own URL
+    own = f"<p>{words(f'page{feed}-{n}', 60)}.</p>".encode("utf-8")
+    return page.replace(b"</body>", own + b"</body>", 1)
 
 
 def _handler(world: World) -> type[BaseHTTPRequestHandler]:

@@ -81,18 +81,19 @@ def _add_counts(connection: Connection, outlet: str, counts: Mapping[str, int], 
     rows = [{"outlet": outlet, "fingerprint": fingerprint, "articles": count, "first_seen_at": now,
              "last_seen_at": now, "example": examples[fingerprint]} for fingerprint, count in sorted(counts.items())]
     after: dict[str, tuple[int, datetime]] = {}
+    statement = upsert_insert(connection, _TABLE)  # executemany: compiled once, cached
+    new, old = statement.excluded, _TABLE.c
+    gone = old.last_seen_at < now - RECENT
+    statement = statement.on_conflict_do_update(index_elements=["outlet", "fingerprint"], set_={
+        "articles": case((gone, new.articles), else_=old.articles + new.articles),
+        "first_seen_at": case((gone, new.first_seen_at), (new.first_seen_at < old.first_seen_at,
+                                                          new.first_seen_at), else_=old.first_seen_at),
+        "last_seen_at": case((new.last_seen_at > old.last_seen_at, new.last_seen_at), else_=old.last_seen_at),
+        "example": case((gone, new.example), else_=old.example),
+    }).returning(old.fingerprint, old.articles, old.first_seen_at)
     for start in range(0, len(rows), BATCH):
-        statement = upsert_insert(connection, _TABLE).values(rows[start:start + BATCH])
-        new, old = statement.excluded, _TABLE.c
-        gone = old.last_seen_at < now - RECENT
-        statement = statement.on_conflict_do_update(index_elements=["outlet", "fingerprint"], set_={
-            "articles": case((gone, new.articles), else_=old.articles + new.articles),
-            "first_seen_at": case((gone, new.first_seen_at), (new.first_seen_at < old.first_seen_at,
-                                                              new.first_seen_at), else_=old.first_seen_at),
-            "last_seen_at": case((new.last_seen_at > old.last_seen_at, new.last_seen_at), else_=old.last_seen_at),
-            "example": case((gone, new.example), else_=old.example),
-        }).returning(old.fingerprint, old.articles, old.first_seen_at)
-        after.update({fingerprint: (articles, first) for fingerprint, articles, first in connection.execute(statement)})
+        after.update({fingerprint: (articles, first)
+                      for fingerprint, articles, first in connection.execute(statement, rows[start:start + BATCH])})
     return after
 
 

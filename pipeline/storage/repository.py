@@ -186,11 +186,12 @@ class Repository:
                       key=lambda row: row["canonical_url"])
         new_ids: set[int] = set()
         ids: dict[str, int] = {}
+        # One statement for many rows (executemany): compiled once and cached, where a VALUES
+        # list of its own would be compiled again for every poll.
+        statement = (upsert_insert(connection, Article.__table__).on_conflict_do_nothing()
+                     .returning(Article.__table__.c.id, Article.__table__.c.canonical_url))
         for chunk in _chunks(rows):
-            statement = (upsert_insert(connection, Article.__table__).values(chunk)
-                         .on_conflict_do_nothing()
-                         .returning(Article.__table__.c.id, Article.__table__.c.canonical_url))
-            for article_id, canonical in connection.execute(statement):
+            for article_id, canonical in connection.execute(statement, chunk):
                 ids[canonical] = article_id
                 new_ids.add(article_id)
         missing = [d for d in drafts if d.canonical_url not in ids]
@@ -217,9 +218,9 @@ class Repository:
         rows = [{"feed_id": feed_id, "guid": e.guid, "url": e.url, "link": e.link,
                  "title": e.title, "article_id": article_id, "first_seen_at": now, "signature": e.signature}
                 for e, article_id in links]
+        statement = upsert_insert(connection, Entry.__table__).on_conflict_do_nothing()
         for chunk in _chunks(rows):
-            connection.execute(upsert_insert(connection, Entry.__table__).values(chunk)
-                               .on_conflict_do_nothing())
+            connection.execute(statement, chunk)
 
     def _record_poll(self, connection: Connection, poll: PollRecord, counts: StoredCounts) -> None:
         connection.execute(upsert_insert(connection, Poll.__table__).values(

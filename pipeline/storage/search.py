@@ -100,9 +100,9 @@ def _index_row(row: Any, postgres: bool) -> dict[str, Any]:
 
 def _upsert_index(connection: Connection, values: list[dict[str, Any]]) -> None:
     target = _PG_SEARCH if connection.dialect.name == "postgresql" else ArticleSearch.__table__
-    statement = upsert_insert(connection, target).values(values)
+    statement = upsert_insert(connection, target)  # executemany: compiled once, cached
     updated = {name: statement.excluded[name] for name in values[0] if name != "article_id"}
-    connection.execute(statement.on_conflict_do_update(index_elements=["article_id"], set_=updated))
+    connection.execute(statement.on_conflict_do_update(index_elements=["article_id"], set_=updated), values)
 
 
 def search_articles(engine: Engine, query: str, where: SearchFilter = SearchFilter(), *,
