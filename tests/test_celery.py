@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import ROOT
 from tests.receiver import WebhookReceiver, alert_document
-from tests.test_dev_up import free_port, get_json, processes_using
+from tests.test_dev_up import as_in_a_terminal, free_port, get_json, processes_using
 from tests.world import ARTICLES, write_feed_list
 
 LIMIT = 600  # seconds for start-up, the poll with its retried feed, and the alerts
@@ -81,7 +81,8 @@ class Cluster:
     def start(self) -> None:
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen([str(ROOT / "dev"), "celery"], cwd=ROOT, env=self.env, stdout=self.log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        preexec_fn=as_in_a_terminal)
         self.deadline = time.monotonic() + LIMIT
 
     def wait_for(self, check, what: str):

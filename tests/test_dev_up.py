@@ -41,6 +41,15 @@ def get_json(url: str, token: str | None = None, data: dict | None = None) -> di
         return json.loads(response.read())
 
 
+def as_in_a_terminal() -> None:
+    """Ctrl-C reaches ``./dev`` as it does from a terminal: a shell that starts a job in the
+    background without job control makes it ignore SIGINT, the child inherits that, and a
+    signal ignored on entry cannot be trapped by bash (the test would then wait for a stop
+    that never comes, however the suite itself was started)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 def wait_for(check, deadline: float, what: str, process: subprocess.Popen):
     last_error = None
     while time.monotonic() < deadline:
@@ -141,7 +150,7 @@ def run_dev_up(tmp_path, server, recipients: WebhookReceiver) -> None:
                NEWSWATCH_ALERT_URLS=recipients.url)
     log = open(tmp_path / "dev-up.log", "w")
     process = subprocess.Popen([str(ROOT / "dev"), "up"], cwd=ROOT, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+                               stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=as_in_a_terminal)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_LIMIT
     try:
