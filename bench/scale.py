@@ -4,8 +4,8 @@ A synthetic world of ``--feeds`` feeds of ``--entries`` entries each, spread ove
 ``--hosts`` loopback addresses (127.0.1.1, 127.0.1.2, …; each a server of its own, with
 robots.txt, ETags and 304s). Every article page is a real page of the AEB benchmark
 (``../shared/data/extraction/aeb``, read, never copied), so extraction costs what it costs
-on real news, made an article of its own: a third of its words swapped, at random, for other words of
-the same page, and a paragraph of its own
+on real news, made an article of its own: a third of its words swapped, at random, for
+other words of the same page, its canonical link dropped, and a paragraph of its own
 added. Two variants of one page then share about a quarter of their 4-word shingles, far
 below what near-duplicate detection calls a copy, so every entry is a new article (the
 pages are made before the clock starts: the server's work is not the subject's).
@@ -61,7 +61,7 @@ class World:
     """The synthetic feeds and pages, served by one server per loopback host."""
 
     def __init__(self, feeds: int, entries: int, hosts: int, pages: list[bytes]) -> None:
-        self.feeds, self.entries, self.hosts, self.pages = feeds, entries, hosts, pages
+        self.feeds, self.entries, self.hosts = feeds, entries, hosts
         keys = [(feed, n) for feed in range(feeds) for n in range(entries)]
         global _SOURCE
         _SOURCE = (pages, entries)
@@ -107,6 +107,7 @@ class World:
 
     def page_body(self, feed: int, n: int) -> bytes:
         return self._made[(feed, n)]
+
 
 _SOURCE: tuple[list[bytes], int] = ([], 1)  # the AEB pages and entries per feed, for the pool
 
