@@ -80,8 +80,9 @@ def _add_counts(connection: Connection, outlet: str, counts: Mapping[str, int], 
     unseen for longer than RECENT starts again from this poll's count."""
     rows = [{"outlet": outlet, "fingerprint": fingerprint, "articles": count, "first_seen_at": now,
              "last_seen_at": now, "example": examples[fingerprint]} for fingerprint, count in sorted(counts.items())]
-    after: dict[str, tuple[int, datetime]] = {}
-    statement = upsert_insert(connection, _TABLE)  # executemany: compiled once, cached
+    if not rows:
+        return {}
+    statement = upsert_insert(connection, _TABLE)  # one statement for all rows: compiled once, cached
     new, old = statement.excluded, _TABLE.c
     gone = old.last_seen_at < now - RECENT
     statement = statement.on_conflict_do_update(index_elements=["outlet", "fingerprint"], set_={
@@ -91,10 +92,8 @@ def _add_counts(connection: Connection, outlet: str, counts: Mapping[str, int], 
         "last_seen_at": case((new.last_seen_at > old.last_seen_at, new.last_seen_at), else_=old.last_seen_at),
         "example": case((gone, new.example), else_=old.example),
     }).returning(old.fingerprint, old.articles, old.first_seen_at)
-    for start in range(0, len(rows), BATCH):
-        after.update({fingerprint: (articles, first)
-                      for fingerprint, articles, first in connection.execute(statement, rows[start:start + BATCH])})
-    return after
+    # executemany, sent by SQLAlchemy in batches within the database's limit on bound parameters
+    return {fingerprint: (articles, first) for fingerprint, articles, first in connection.execute(statement, rows)}
 
 
 def _articles_since(connection: Connection, outlet: str, since: datetime) -> list[int]:

@@ -187,13 +187,13 @@ class Repository:
         new_ids: set[int] = set()
         ids: dict[str, int] = {}
         # One statement for many rows (executemany): compiled once and cached, where a VALUES
-        # list of its own would be compiled again for every poll.
+        # list of its own would be compiled again for every poll; SQLAlchemy sends it in
+        # batches within each database's limit on bound parameters.
         statement = (upsert_insert(connection, Article.__table__).on_conflict_do_nothing()
                      .returning(Article.__table__.c.id, Article.__table__.c.canonical_url))
-        for chunk in _chunks(rows):
-            for article_id, canonical in connection.execute(statement, chunk):
-                ids[canonical] = article_id
-                new_ids.add(article_id)
+        for article_id, canonical in (connection.execute(statement, rows) if rows else ()):
+            ids[canonical] = article_id
+            new_ids.add(article_id)
         missing = [d for d in drafts if d.canonical_url not in ids]
         if missing:
             # Either the canonical URL or the text hash is taken: the article exists.
@@ -218,9 +218,8 @@ class Repository:
         rows = [{"feed_id": feed_id, "guid": e.guid, "url": e.url, "link": e.link,
                  "title": e.title, "article_id": article_id, "first_seen_at": now, "signature": e.signature}
                 for e, article_id in links]
-        statement = upsert_insert(connection, Entry.__table__).on_conflict_do_nothing()
-        for chunk in _chunks(rows):
-            connection.execute(statement, chunk)
+        if rows:
+            connection.execute(upsert_insert(connection, Entry.__table__).on_conflict_do_nothing(), rows)
 
     def _record_poll(self, connection: Connection, poll: PollRecord, counts: StoredCounts) -> None:
         connection.execute(upsert_insert(connection, Poll.__table__).values(
